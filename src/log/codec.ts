@@ -1,0 +1,199 @@
+import { sha256, toHex, compareBytes } from '../crypto/hash.ts';
+import { Kind, LIMITS, type Entry, type EntryFields } from './entry.ts';
+import { checkPath } from './path.ts';
+
+// Canonical binary encoding. Layout (all integers unsigned LEB128, minimal):
+//   u8 version=1 | u8 kind | bytes fsId | 32B author | uint time | uint n, n*32B deps |
+//   str path | str target | str name | bytes key | bytes root | uint size | uint mode | uint mtime
+//   then 64B signature over everything before it.
+// "bytes"/"str" = uint length + raw bytes. Decoding re-encodes and compares, so exactly one
+// byte string exists per entry: the same entry always has the same id.
+export const VERSION = 1;
+
+export class DecodeError extends Error {}
+
+class Writer {
+  buf: Uint8Array;
+  pos = 0;
+  constructor(size = 256) {
+    this.buf = new Uint8Array(size);
+  }
+  ensure(n: number) {
+    if (this.pos + n <= this.buf.length) return;
+    const nb = new Uint8Array(Math.max(this.buf.length * 2, this.pos + n));
+    nb.set(this.buf.subarray(0, this.pos));
+    this.buf = nb;
+  }
+  u8(v: number) {
+    this.ensure(1);
+    this.buf[this.pos++] = v;
+  }
+  uint(v: number) {
+    if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`not an unsigned integer: ${v}`);
+    this.ensure(8);
+    while (v >= 0x80) {
+      this.buf[this.pos++] = (v % 0x80) | 0x80;
+      v = Math.floor(v / 0x80);
+    }
+    this.buf[this.pos++] = v;
+  }
+  raw(b: Uint8Array) {
+    this.ensure(b.length);
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+  }
+  bytes(b: Uint8Array) {
+    this.uint(b.length);
+    this.raw(b);
+  }
+  str(s: string) {
+    this.bytes(Buffer.from(s, 'utf8'));
+  }
+  done(): Uint8Array {
+    return this.buf.slice(0, this.pos);
+  }
+}
+
+class Reader {
+  pos = 0;
+  buf: Uint8Array;
+  constructor(buf: Uint8Array) {
+    this.buf = buf;
+  }
+  need(n: number) {
+    if (this.pos + n > this.buf.length) throw new DecodeError('truncated entry');
+  }
+  u8(): number {
+    this.need(1);
+    return this.buf[this.pos++];
+  }
+  uint(): number {
+    let v = 0;
+    let mul = 1;
+    for (let i = 0; i < 8; i++) {
+      const b = this.u8();
+      v += (b & 0x7f) * mul;
+      if (!Number.isSafeInteger(v)) throw new DecodeError('integer too large');
+      if ((b & 0x80) === 0) return v;
+      mul *= 0x80;
+    }
+    throw new DecodeError('integer too long');
+  }
+  raw(n: number): Uint8Array {
+    this.need(n);
+    const out = this.buf.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return out;
+  }
+  bytes(max: number): Uint8Array {
+    const n = this.uint();
+    if (n > max) throw new DecodeError(`field of ${n} bytes exceeds ${max}`);
+    return this.raw(n);
+  }
+  str(max: number): string {
+    const b = this.bytes(max);
+    const s = Buffer.from(b).toString('utf8');
+    if (!Buffer.from(s, 'utf8').equals(b)) throw new DecodeError('invalid UTF-8');
+    return s;
+  }
+}
+
+export function encodeBody(f: EntryFields): Uint8Array {
+  const w = new Writer(200 + f.deps.length * 32 + f.path.length * 3);
+  w.u8(VERSION);
+  w.u8(f.kind);
+  w.bytes(f.fsId);
+  w.raw(f.author);
+  w.uint(f.time);
+  w.uint(f.deps.length);
+  for (const d of f.deps) w.raw(d);
+  w.str(f.path);
+  w.str(f.target);
+  w.str(f.name);
+  w.bytes(f.key);
+  w.bytes(f.root);
+  w.uint(f.size);
+  w.uint(f.mode);
+  w.uint(f.mtime);
+  return w.done();
+}
+
+function decodeFields(body: Uint8Array): EntryFields {
+  const r = new Reader(body);
+  const version = r.u8();
+  if (version !== VERSION) throw new DecodeError(`unknown entry version ${version}`);
+  const kind = r.u8();
+  if (kind > Kind.SNAPSHOT) throw new DecodeError(`unknown entry kind ${kind}`);
+  const fsId = r.bytes(32);
+  const author = r.raw(32);
+  const time = r.uint();
+  const ndeps = r.uint();
+  if (ndeps > LIMITS.maxDeps) throw new DecodeError(`${ndeps} deps exceed the limit of ${LIMITS.maxDeps}`);
+  const deps: Uint8Array[] = [];
+  for (let i = 0; i < ndeps; i++) deps.push(r.raw(32));
+  const path = r.str(LIMITS.maxPathBytes);
+  const target = r.str(LIMITS.maxTargetBytes);
+  const name = r.str(LIMITS.maxNameBytes);
+  const key = r.bytes(32);
+  const root = r.bytes(32);
+  const size = r.uint();
+  const mode = r.uint();
+  const mtime = r.uint();
+  if (r.pos !== body.length) throw new DecodeError('trailing bytes after entry');
+  return { kind: kind as Kind, fsId, author, time, deps, path, target, name, key, root, size, mode, mtime };
+}
+
+// Structural rules that do not need any other entry.
+export function checkFields(f: EntryFields): string | null {
+  const boot = f.kind === Kind.BOOTSTRAP;
+  if (boot ? f.fsId.length !== 0 : f.fsId.length !== 32) return 'bad filesystem id length';
+  if (f.author.length !== 32) return 'bad author key length';
+  if (boot && f.deps.length !== 0) return 'bootstrap entry has deps';
+  if (!boot && f.deps.length === 0) return 'entry has no deps';
+  for (let i = 1; i < f.deps.length; i++) if (compareBytes(f.deps[i - 1], f.deps[i]) >= 0) return 'deps not sorted and unique';
+  const pe = checkPath(f.path);
+  if (pe) return pe;
+  if (f.key.length !== 0 && f.key.length !== 32) return 'bad key length';
+  if (f.root.length !== 0 && f.root.length !== 32) return 'bad content root length';
+  const needKey = f.kind === Kind.GRANT || f.kind === Kind.REVOKE;
+  if (needKey !== (f.key.length === 32)) return 'key field present on wrong kind';
+  if ((f.kind === Kind.WRITE) !== (f.root.length === 32)) return 'content root present on wrong kind';
+  if (f.kind !== Kind.WRITE && f.size !== 0) return 'size on non-WRITE entry';
+  if (f.kind === Kind.RENAME) {
+    const te = checkPath(f.target, 'rename target');
+    if (te) return te;
+    if (f.path === '/' || f.target === '/') return 'cannot rename the root';
+    if (f.target === f.path || f.target.startsWith(f.path + '/')) return 'cannot rename a directory into itself';
+  } else if (f.kind === Kind.SYMLINK) {
+    if (f.target.length === 0 || f.target.includes('\0')) return 'bad symlink target';
+  } else if (f.target.length !== 0) return 'target on wrong kind';
+  if ((f.kind === Kind.BOOTSTRAP || f.kind === Kind.SNAPSHOT) !== (f.name.length > 0)) return 'name on wrong kind';
+  if ((f.kind === Kind.BOOTSTRAP || f.kind === Kind.SNAPSHOT) && f.path !== '/') return 'bootstrap/snapshot path must be /';
+  if ((f.kind === Kind.WRITE || f.kind === Kind.DELETE || f.kind === Kind.SYMLINK || f.kind === Kind.MKDIR) && f.path === '/' ) return 'cannot replace the root directory';
+  if (f.mode > 0o7777) return 'bad mode';
+  return null;
+}
+
+// Decodes stored or received bytes. Does not verify the signature (see sign.ts).
+export function decodeEntry(bytes: Uint8Array): Entry {
+  if (bytes.length > LIMITS.maxEntryBytes) throw new DecodeError(`entry of ${bytes.length} bytes exceeds ${LIMITS.maxEntryBytes}`);
+  if (bytes.length < 64 + 36) throw new DecodeError('truncated entry');
+  const body = bytes.subarray(0, bytes.length - 64);
+  const sig = bytes.subarray(bytes.length - 64);
+  const f = decodeFields(body);
+  const re = encodeBody(f);
+  if (Buffer.compare(re, body) !== 0) throw new DecodeError('non-canonical encoding');
+  const err = checkFields(f);
+  if (err) throw new DecodeError(err);
+  const copy = new Uint8Array(bytes);
+  const id = sha256(copy);
+  return { ...f, deps: f.deps.map((d) => new Uint8Array(d)), fsId: new Uint8Array(f.fsId), author: new Uint8Array(f.author), key: new Uint8Array(f.key), root: new Uint8Array(f.root), id, idHex: toHex(id), sig: copy.subarray(copy.length - 64), body: copy.subarray(0, copy.length - 64), bytes: copy };
+}
+
+export function assemble(f: EntryFields, body: Uint8Array, sig: Uint8Array): Entry {
+  const bytes = new Uint8Array(body.length + 64);
+  bytes.set(body);
+  bytes.set(sig, body.length);
+  const id = sha256(bytes);
+  return { ...f, id, idHex: toHex(id), sig: bytes.subarray(body.length), body: bytes.subarray(0, body.length), bytes };
+}
