@@ -1,0 +1,81 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { homeDir, defaultKeyPath, requireFs, controlSocketPath, listNames, readSettings, checkName } from '../node/datadir.ts';
+import { loadKeyFile } from '../crypto/keyfile.ts';
+import type { KeyPair } from '../crypto/keys.ts';
+import { Filesystem } from '../node/filesystem.ts';
+import { FsApi, API_METHODS } from '../node/api.ts';
+import { callControl, controlAlive } from '../node/control.ts';
+import { UserError } from '../node/errors.ts';
+
+export interface Globals {
+  dataDir?: string;
+  key?: string;
+  json?: boolean;
+}
+
+export function globals(cmd: Command): Globals {
+  return cmd.optsWithGlobals() as Globals;
+}
+
+export function home(g: Globals): string {
+  return homeDir(g.dataDir);
+}
+
+export function keyPath(g: Globals): string {
+  return defaultKeyPath(home(g), g.key);
+}
+
+export function loadKey(g: Globals): KeyPair {
+  return loadKeyFile(keyPath(g));
+}
+
+// The key if there is one: read-only commands work without a key.
+export function maybeKey(g: Globals): KeyPair | null {
+  const p = keyPath(g);
+  if (!existsSync(p) && !g.key && !process.env.BASEFS_KEY) return null;
+  return loadKeyFile(p);
+}
+
+export type Api = { [K in (typeof API_METHODS)[number]]: (...args: any[]) => Promise<any> };
+
+// Runs fn against the filesystem: through the running node's control socket when there is
+// one (the node holds the log), otherwise on the log directly.
+export async function withApi<T>(g: Globals, name: string, fn: (api: Api, remote: boolean) => Promise<T>): Promise<T> {
+  const h = home(g);
+  checkName(name);
+  requireFs(h, name);
+  const sock = controlSocketPath(h, name);
+  if (await controlAlive(sock)) {
+    const proxy = {} as Api;
+    for (const m of API_METHODS) (proxy as any)[m] = (...args: unknown[]) => callControl(sock, m, args);
+    return fn(proxy, true);
+  }
+  const fs = await Filesystem.open(h, name, maybeKey(g));
+  try {
+    return await fn(new FsApi(fs) as unknown as Api, false);
+  } finally {
+    await fs.close();
+  }
+}
+
+// "NAME:PATH", "NAME" (= NAME:/) or a path inside a mounted filesystem.
+export function parseTarget(g: Globals, t: string): { name: string; path: string } {
+  const i = t.indexOf(':');
+  if (i > 0 && !t.startsWith('/') && !t.startsWith('.')) {
+    const path = t.slice(i + 1) || '/';
+    return { name: t.slice(0, i), path: path.startsWith('/') ? path : '/' + path };
+  }
+  if (t.startsWith('/') || t.startsWith('.')) {
+    const abs = resolve(t);
+    const h = home(g);
+    for (const name of listNames(h)) {
+      const mp = readSettings(h, name).mountpoint;
+      if (mp && (abs === mp || abs.startsWith(mp + '/'))) return { name, path: abs === mp ? '/' : abs.slice(mp.length) };
+    }
+    throw new UserError(`${t} is not inside a mounted basefs filesystem; use NAME:PATH`);
+  }
+  checkName(t);
+  return { name: t, path: '/' };
+}

@@ -1,0 +1,268 @@
+import { readFileSync, existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { createKeyFile } from '../crypto/keyfile.ts';
+import { formatPublicKey, fingerprint } from '../crypto/keys.ts';
+import { Filesystem } from '../node/filesystem.ts';
+import { homeDir, defaultPort, listNames, readSettings, checkName, controlSocketPath } from '../node/datadir.ts';
+import { controlAlive } from '../node/control.ts';
+import { UserError } from '../node/errors.ts';
+import { globals, home, keyPath, loadKey, withApi, parseTarget } from './context.ts';
+import { out, bytes, modeString, table } from './format.ts';
+
+function parseAddrs(s: string | undefined): string[] {
+  if (!s) return [];
+  return s.split(',').map((a) => a.trim()).filter(Boolean).map((a) => {
+    if (a.startsWith('/')) return a;
+    const m = /^(\d{1,3}(?:\.\d{1,3}){3})(?::(\d{1,5}))?$/.exec(a);
+    if (!m) throw new UserError(`bad address "${a}": expected ip, ip:port or a multiaddr`);
+    return m[2] ? `${m[1]}:${m[2]}` : m[1];
+  });
+}
+
+async function readStdin(): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+export function registerLogCommands(program: Command): void {
+  program
+    .command('genkey [path]')
+    .description('create an Ed25519 key (file mode 0600) and print its public key; default path DATA_DIR/id_ed25519')
+    .option('--force', 'overwrite an existing key file (the old key is lost)')
+    .action((path: string | undefined, o: { force?: boolean }, cmd: Command) => {
+      const g = globals(cmd);
+      const p = path ? resolve(path) : keyPath(g);
+      const kp = createKeyFile(p, !!o.force);
+      out(g.json, { path: p, publicKey: formatPublicKey(kp.publicKey), fingerprint: fingerprint(kp.publicKey) }, () => `${formatPublicKey(kp.publicKey)}\nfingerprint ${fingerprint(kp.publicKey)}\nprivate key written to ${p} (mode 0600)`);
+    });
+
+  program
+    .command('bootstrap <name>')
+    .description('create a new filesystem whose root authority is the local key; -i records bootstrap addresses in /.cluster')
+    .option('-i, --ips <addrs>', 'comma-separated ip[:port] or multiaddrs of nodes to join (written to /.cluster)')
+    .action(async (name: string, o: { ips?: string }, cmd: Command) => {
+      const g = globals(cmd);
+      checkName(name);
+      const kp = loadKey(g);
+      const fs = await Filesystem.create(home(g), name, kp, parseAddrs(o.ips));
+      const st = fs.status();
+      await fs.close();
+      out(g.json, { name, fsId: st.fsId, port: defaultPort(name), root: formatPublicKey(kp.publicKey) }, () =>
+        `created filesystem ${name}\n  id    ${st.fsId}\n  port  ${defaultPort(name)}\n  root  ${formatPublicKey(kp.publicKey)} (${fingerprint(kp.publicKey)})\nnext: basefs write ${name}:/hello.txt < file, basefs ls ${name}:/, basefs mount ${name} DIR`);
+    });
+
+  program
+    .command('list')
+    .description('local filesystems: name, id, port, mountpoint, members, size, last update')
+    .action(async (_o: unknown, cmd: Command) => {
+      const g = globals(cmd);
+      const h = home(g);
+      const rows = [];
+      for (const name of listNames(h)) {
+        const s = readSettings(h, name);
+        const running = await controlAlive(controlSocketPath(h, name));
+        try {
+          const st = await withApi(g, name, (api) => api.status());
+          const last = st.lastUpdate ?? null;
+          rows.push({ name, fsId: st.fsId, port: s.port ?? defaultPort(name), mountpoint: s.mountpoint ?? null, running, members: st.members.length, entries: st.entries, bytesStored: st.bytesStored, lastUpdate: last });
+        } catch (e) {
+          rows.push({ name, error: (e as Error).message });
+        }
+      }
+      out(g.json, rows, () => rows.length === 0 ? `no filesystems in ${h}; create one with basefs bootstrap NAME` :
+        table([['NAME', 'ID', 'PORT', 'MOUNT', 'MEMBERS', 'ENTRIES', 'SIZE', 'LAST UPDATE'], ...rows.map((r: any) => r.error ? [r.name, 'error: ' + r.error] : [r.name, r.fsId.slice(0, 16), String(r.port), r.mountpoint && r.running ? r.mountpoint : '-', String(r.members), String(r.entries), bytes(r.bytesStored), r.lastUpdate ?? '-'])]));
+    });
+
+  program
+    .command('status <name>')
+    .description('fsId, heads, entry count, viewDigest, members, bytes stored')
+    .action(async (name: string, _o: unknown, cmd: Command) => {
+      const g = globals(cmd);
+      const st = await withApi(g, name, (api) => api.status());
+      out(g.json, st, () => [
+        `name        ${st.name}`, `fsId        ${st.fsId}`, `entries     ${st.entries}${st.parked ? ` (+${st.parked} waiting for deps)` : ''}`,
+        `heads       ${st.heads.map((h: string) => h.slice(0, 16)).join(' ')}`, `viewDigest  ${st.viewDigest}`,
+        `node        ${st.running ? 'running' : 'not running'}`, `members     ${st.members.length}`, `stored      ${bytes(st.bytesStored)}`].join('\n'));
+    });
+
+  program
+    .command('show <target>')
+    .description('the log as a tree (NAME or NAME:PATH); * marks entries in the current view, ! invalid ones')
+    .action(async (target: string, _o: unknown, cmd: Command) => {
+      const g = globals(cmd);
+      const t = parseTarget(g, target);
+      const rows = await withApi(g, t.name, (api) => api.show(t.path));
+      out(g.json, rows, () => {
+        const children = new Map<string, number>();
+        for (const r of rows) for (const d of r.deps) children.set(d, (children.get(d) ?? 0) + 1);
+        return rows.map((r: any) => {
+          const mark = !r.valid ? '!' : r.inView ? '*' : ' ';
+          const what = r.kind === 'RENAME' ? `${r.path} -> ${r.target}` : r.kind === 'GRANT' || r.kind === 'REVOKE' ? `${r.key} at ${r.path}` : r.name ? `${r.path} ${r.name}` : r.path;
+          const merge = r.deps.length > 1 ? `  (merge of ${r.deps.map((d: string) => d.slice(0, 8)).join(', ')})` : '';
+          return `${mark} ${'  '.repeat(Math.min(r.height, 0))}${r.id.slice(0, 12)} h${r.height} ${r.kind.padEnd(9)} ${what}  by ${r.author}${merge}`;
+        }).join('\n');
+      });
+    });
+
+  program
+    .command('ls <target>')
+    .description('list a directory (NAME:PATH)')
+    .option('-l', 'long format')
+    .action(async (target: string, o: { l?: boolean }, cmd: Command) => {
+      const g = globals(cmd);
+      const t = parseTarget(g, target);
+      const rows = await withApi(g, t.name, (api) => api.ls(t.path));
+      out(g.json, rows, () => o.l ? table(rows.map((r: any) => [modeString(r.type, r.mode), String(r.size), new Date(r.mtime).toISOString(), r.name + (r.type === 'dir' ? '/' : '') + (r.target ? ` -> ${r.target}` : '')])) : rows.map((r: any) => r.name + (r.type === 'dir' ? '/' : '')).join('\n'));
+    });
+
+  program
+    .command('cat <target>')
+    .description('print a file (NAME:PATH)')
+    .action(async (target: string, _o: unknown, cmd: Command) => {
+      const g = globals(cmd);
+      const t = parseTarget(g, target);
+      const r = await withApi(g, t.name, (api) => api.cat(t.path));
+      process.stdout.write(Buffer.from(r.data, 'base64'));
+    });
+
+  program
+    .command('write <target> [file]')
+    .description('write a file (NAME:PATH) from FILE or standard input')
+    .option('-m, --mode <octal>', 'file mode, e.g. 644')
+    .action(async (target: string, file: string | undefined, o: { mode?: string }, cmd: Command) => {
+      const g = globals(cmd);
+      const t = parseTarget(g, target);
+      const mode = o.mode ? parseInt(o.mode, 8) : undefined;
+      if (o.mode && (Number.isNaN(mode) || mode! > 0o7777)) throw new UserError(`bad mode ${o.mode}; give octal like 644`);
+      if (file && !existsSync(file)) throw new UserError(`no such file: ${file}`);
+      const src = file ? { file: resolve(file) } : { base64: (await readStdin()).toString('base64') };
+      const r = await withApi(g, t.name, (api) => api.write(t.path, src, mode));
+      out(g.json, r, () => `wrote ${t.name}:${t.path} (${bytes(r.size)}, entry ${r.id.slice(0, 12)})`);
+    });
+
+  program
+    .command('mkdir <target>')
+    .description('create a directory (NAME:PATH)')
+    .option('-p, --parents', 'create missing parents, no error if it exists')
+    .action(async (target: string, o: { parents?: boolean }, cmd: Command) => {
+      const g = globals(cmd);
+      const t = parseTarget(g, target);
+      const r = await withApi(g, t.name, (api) => api.mkdir(t.path, !!o.parents));
+      out(g.json, r, () => '');
+    });
+
+  program
+    .command('rm <target>')
+    .description('remove a file, symlink or (with -r) a directory (NAME:PATH); history keeps it')
+    .option('-r, --recursive', 'remove a directory and everything under it')
+    .action(async (target: string, o: { recursive?: boolean }, cmd: Command) => {
+      const g = globals(cmd);
+      const t = parseTarget(g, target);
+      const r = await withApi(g, t.name, (api) => api.rm(t.path, !!o.recursive));
+      out(g.json, r, () => '');
+    });
+
+  program
+    .command('mv <from> <to>')
+    .description('rename NAME:PATH to PATH (or NAME:PATH)')
+    .action(async (from: string, to: string, _o: unknown, cmd: Command) => {
+      const g = globals(cmd);
+      const a = parseTarget(g, from);
+      const b = to.includes(':') ? parseTarget(g, to) : { name: a.name, path: to };
+      if (b.name !== a.name) throw new UserError('cannot move between filesystems');
+      const r = await withApi(g, a.name, (api) => api.mv(a.path, b.path));
+      out(g.json, r, () => '');
+    });
+
+  program
+    .command('grant <key> <target>')
+    .description('let KEY (public key ed25519:... or fingerprint) write and grant under NAME:PATH')
+    .action(async (key: string, target: string, _o: unknown, cmd: Command) => {
+      const g = globals(cmd);
+      const t = parseTarget(g, target);
+      const r = await withApi(g, t.name, (api) => api.grant(key, t.path));
+      out(g.json, r, () => `granted ${r.key} at ${t.name}:${t.path} (entry ${r.id.slice(0, 12)})`);
+    });
+
+  program
+    .command('revoke <key> <target>')
+    .description("take back KEY's grants at and under NAME:PATH (entries it made before stay valid)")
+    .action(async (key: string, target: string, _o: unknown, cmd: Command) => {
+      const g = globals(cmd);
+      const t = parseTarget(g, target);
+      const r = await withApi(g, t.name, (api) => api.revoke(key, t.path));
+      out(g.json, r, () => `revoked ${r.key} at ${t.name}:${t.path} (entry ${r.id.slice(0, 12)})`);
+    });
+
+  program
+    .command('keys <target>')
+    .description('which keys may write where (NAME or NAME:PATH)')
+    .action(async (target: string, _o: unknown, cmd: Command) => {
+      const g = globals(cmd);
+      const t = parseTarget(g, target);
+      const rows = await withApi(g, t.name, (api) => api.keys(t.path === '/' ? undefined : t.path));
+      out(g.json, rows, () => table([['PATH', 'RANK', 'FINGERPRINT', 'KEY', 'GRANTED BY', 'STATE'], ...rows.map((r: any) => [r.path, String(r.rank), r.fingerprint, r.key, r.grantedBy ?? '(bootstrap)', r.revokedBy ? `revoked by ${r.revokedBy.slice(0, 12)}` : 'active'])]));
+    });
+
+  program
+    .command('log <target>')
+    .description('history of NAME:PATH: every version with author, time, rank, and which won and why')
+    .action(async (target: string, _o: unknown, cmd: Command) => {
+      const g = globals(cmd);
+      const t = parseTarget(g, target);
+      const rows = await withApi(g, t.name, (api) => api.log(t.path));
+      out(g.json, rows, () => rows.length === 0 ? `no history for ${t.name}:${t.path}` : rows.map((r: any) => `${r.winner ? '*' : r.valid ? ' ' : '!'} ${r.id.slice(0, 12)} ${r.kind.padEnd(8)} ${r.time} by ${r.author} rank ${r.rank ?? '-'} h${r.height}${r.size !== undefined ? ` ${bytes(r.size)}` : ''}${r.target ? ` -> ${r.target}` : ''}  ${r.why}`).join('\n'));
+    });
+
+  program
+    .command('revert <target> <rev>')
+    .description('restore version REV (an id prefix from `basefs log`) of NAME:PATH as a new version')
+    .action(async (target: string, rev: string, _o: unknown, cmd: Command) => {
+      const g = globals(cmd);
+      const t = parseTarget(g, target);
+      const r = await withApi(g, t.name, (api) => api.revert(t.path, rev));
+      out(g.json, r, () => `restored ${t.name}:${t.path} from ${rev} (entry ${r.id.slice(0, 12)})`);
+    });
+
+  program
+    .command('snapshot <name> <label>')
+    .description('record a named snapshot (the heads now); readable at MOUNT/.snap/LABEL')
+    .action(async (name: string, label: string, _o: unknown, cmd: Command) => {
+      const g = globals(cmd);
+      const r = await withApi(g, name, (api) => api.snapshot(label));
+      out(g.json, r, () => `snapshot ${label} = entry ${r.id.slice(0, 12)}`);
+    });
+
+  program
+    .command('blocks <name>')
+    .description('content chunks: stored, referenced, missing, in transfer; bytes before and after dedup')
+    .action(async (name: string, _o: unknown, cmd: Command) => {
+      const g = globals(cmd);
+      const b = await withApi(g, name, (api) => api.blocks());
+      out(g.json, b, () => [`chunks stored      ${b.chunksStored}`, `files referenced   ${b.referenced}`, `chunks missing     ${b.missing}`, `in transfer        ${b.inTransfer}`,
+        `bytes (logical)    ${bytes(b.logicalBytes)}`, `bytes (stored)     ${bytes(b.bytesStored)}`, `dedup ratio        ${b.bytesStored ? (b.logicalBytes / b.bytesStored).toFixed(2) : '-'}x`].join('\n'));
+    });
+
+  program
+    .command('resources <name>')
+    .description('live resource use of the node (memory, entries, peers)')
+    .action(async (name: string, _o: unknown, cmd: Command) => {
+      const g = globals(cmd);
+      const r = await withApi(g, name, (api) => api.resources());
+      out(g.json, r, () => JSON.stringify(r, null, 2));
+    });
+
+  program
+    .command('members <name>')
+    .description('cluster members seen by the running node: peer id, addresses, connected, last seen')
+    .action(async (name: string, _o: unknown, cmd: Command) => {
+      const g = globals(cmd);
+      const rows = await withApi(g, name, (api) => api.members());
+      out(g.json, rows, () => rows.length === 0 ? 'no members seen yet' : table([['PEER', 'CONNECTED', 'LAST SEEN', 'ADDRESSES'], ...rows.map((r: any) => [r.peerId, r.connected ? 'yes' : 'no', r.lastSeen ? new Date(r.lastSeen).toISOString() : '-', (r.addrs ?? []).join(' ')])]));
+    });
+
+  void homeDir;
+  void readFileSync;
+}

@@ -1,0 +1,193 @@
+import { readFile } from 'node:fs/promises';
+import { Filesystem } from './filesystem.ts';
+import { Kind, kindName } from '../log/entry.ts';
+import { formatPublicKey, fingerprint, parsePublicKey } from '../crypto/keys.ts';
+import { normalizePath, isUnder } from '../log/path.ts';
+import { toHex } from '../crypto/hash.ts';
+import { UserError } from './errors.ts';
+
+// Everything the CLI can ask of a filesystem, with JSON-only arguments and results, so the
+// same calls work in-process (no node running) and over the control socket (node running).
+export interface NodeInfo {
+  members(): unknown[];
+  resources(): unknown;
+  transfers(): { inTransfer: number };
+}
+
+export class FsApi {
+  fs: Filesystem;
+  node: NodeInfo | null;
+  constructor(fs: Filesystem, node: NodeInfo | null = null) {
+    this.fs = fs;
+    this.node = node;
+  }
+
+  async status() {
+    const st = this.fs.status();
+    const blocks = await this.fs.content.stats(this.fs.contentRoots());
+    return { ...st, members: this.node ? this.node.members() : [], bytesStored: blocks.bytesStored, running: !!this.node, counters: this.fs.counters };
+  }
+
+  async ls(path: string) {
+    const p = normalizePath(path);
+    const n = this.fs.state.lookup(p);
+    if (!n) throw new UserError(`no such file or directory: ${this.fs.name}:${p}`, 'ENOENT');
+    const entry = (name: string, c: NonNullable<typeof n>) => ({ name, type: c.type, size: c.size, mode: c.mode, mtime: c.mtime, target: c.target || undefined });
+    if (n.type !== 'dir') return [entry(p.slice(p.lastIndexOf('/') + 1), n)];
+    return this.fs.state.readdir(p).map((name) => entry(name, this.fs.state.lookup(p === '/' ? '/' + name : p + '/' + name)!));
+  }
+
+  async cat(path: string) {
+    return { data: Buffer.from(await this.fs.readFile(path)).toString('base64') };
+  }
+
+  async write(path: string, src: { base64?: string; file?: string }, mode?: number) {
+    let e;
+    if (src.file !== undefined) {
+      const p = normalizePath(path);
+      const c = this.fs.state.canWrite(this.fs.requireKey().publicKey, p);
+      if (!c.ok) throw new UserError(c.reason, 'EACCES');
+      const ref = await this.fs.content.writeFile(src.file);
+      e = await this.fs.writeContent(p, ref, mode);
+    } else {
+      e = await this.fs.writeFile(path, Buffer.from(src.base64 ?? '', 'base64'), mode);
+    }
+    return { id: e.idHex, size: e.size };
+  }
+
+  async mkdir(path: string, parents = false) {
+    const p = normalizePath(path);
+    if (parents) {
+      let last = null;
+      const parts = p.split('/').filter(Boolean);
+      for (let i = 1; i <= parts.length; i++) {
+        const sub = '/' + parts.slice(0, i).join('/');
+        const n = this.fs.state.lookup(sub);
+        if (n?.type === 'dir') continue;
+        last = await this.fs.mkdir(sub);
+      }
+      return { id: last?.idHex ?? null };
+    }
+    return { id: (await this.fs.mkdir(p)).idHex };
+  }
+
+  async rm(path: string, recursive = false) {
+    return { id: (await this.fs.remove(path, recursive)).idHex };
+  }
+
+  async mv(from: string, to: string) {
+    return { id: (await this.fs.rename(from, to)).idHex };
+  }
+
+  async symlink(target: string, path: string) {
+    return { id: (await this.fs.symlink(target, path)).idHex };
+  }
+
+  async chmod(path: string, mode: number) {
+    return { id: (await this.fs.setattr(path, { mode })).idHex };
+  }
+
+  async grant(key: string, path: string) {
+    const k = this.resolveKey(key);
+    return { id: (await this.fs.grant(k, path)).idHex, key: formatPublicKey(k) };
+  }
+
+  async revoke(key: string, path: string) {
+    const k = this.resolveKey(key);
+    return { id: (await this.fs.revoke(k, path)).idHex, key: formatPublicKey(k) };
+  }
+
+  // A public key, or a fingerprint of a key the log already knows.
+  resolveKey(s: string): Uint8Array {
+    const t = s.trim();
+    if (/^[0-9a-f]{8,32}$/i.test(t)) {
+      const known = new Map<string, Uint8Array>();
+      for (const n of this.fs.dag.ordered()) {
+        known.set(toHex(n.entry.author), n.entry.author);
+        if (n.entry.key.length) known.set(toHex(n.entry.key), n.entry.key);
+      }
+      const hits = [...known.values()].filter((k) => fingerprint(k).startsWith(t.toLowerCase()));
+      if (hits.length === 1) return hits[0];
+      if (hits.length > 1) throw new UserError(`fingerprint ${t} matches ${hits.length} keys; give more digits or the full public key`);
+      throw new UserError(`no key with fingerprint ${t} appears in ${this.fs.name}'s log; give the full public key (ed25519:...)`);
+    }
+    try {
+      return parsePublicKey(t);
+    } catch (e) {
+      throw new UserError((e as Error).message);
+    }
+  }
+
+  async keys(path?: string) {
+    const p = path ? normalizePath(path) : null;
+    return this.fs.state
+      .grants()
+      .filter((g) => !p || isUnder(p, g.path) || isUnder(g.path, p))
+      .map((g) => ({ key: formatPublicKey(g.key), fingerprint: fingerprint(g.key), path: g.path, rank: g.rank, grantedBy: g.grantedBy ? fingerprint(g.grantedBy) : null, entry: g.entryId, revokedBy: g.revokedBy }));
+  }
+
+  async log(path: string) {
+    const p = normalizePath(path);
+    return this.fs.state.history(p).map((v) => ({
+      id: v.entry.idHex,
+      kind: kindName(v.entry.kind),
+      author: fingerprint(v.entry.author),
+      time: new Date(v.entry.time).toISOString(),
+      height: v.height,
+      rank: v.rank,
+      valid: v.valid,
+      winner: v.winner,
+      why: v.why,
+      size: v.entry.kind === Kind.WRITE ? v.entry.size : undefined,
+      target: v.entry.target || undefined,
+    }));
+  }
+
+  async revert(path: string, rev: string) {
+    return { id: (await this.fs.revert(path, rev)).idHex };
+  }
+
+  async show(path?: string) {
+    const p = path ? normalizePath(path) : '/';
+    const out = [];
+    for (const n of this.fs.dag.ordered()) {
+      const e = n.entry;
+      if (!isUnder(e.path, p) && !(e.target && isUnder(e.target, p)) && e.kind !== Kind.BOOTSTRAP) continue;
+      const valid = this.fs.state.isValid(e.idHex);
+      const live = this.fs.state.lookup(e.path);
+      const inView = e.kind === Kind.BOOTSTRAP || (valid && (e.kind === Kind.GRANT || e.kind === Kind.REVOKE || e.kind === Kind.SNAPSHOT || live?.entryId === e.idHex || (e.kind === Kind.RENAME && this.fs.state.lookup(e.target)?.entryId === e.idHex)));
+      out.push({ id: e.idHex, height: n.height, kind: kindName(e.kind), path: e.path, target: e.target || undefined, name: e.name || undefined, key: e.key.length ? fingerprint(e.key) : undefined, author: fingerprint(e.author), time: new Date(e.time).toISOString(), deps: e.deps.map((d) => toHex(d)), valid, inView });
+    }
+    return out;
+  }
+
+  async snapshot(label: string) {
+    return { id: (await this.fs.snapshot(label)).idHex };
+  }
+
+  async snapshots() {
+    return this.fs.state.snapshots();
+  }
+
+  async blocks() {
+    const s = await this.fs.content.stats(this.fs.contentRoots());
+    return { ...s, inTransfer: this.node ? this.node.transfers().inTransfer : 0 };
+  }
+
+  async members() {
+    if (!this.node) throw new UserError(`no node is running for ${this.fs.name}; start one with basefs run ${this.fs.name} or basefs mount ${this.fs.name} DIR`);
+    return this.node.members();
+  }
+
+  async resources() {
+    const m = process.memoryUsage();
+    return { pid: process.pid, rss: m.rss, heapUsed: m.heapUsed, entries: this.fs.dag.size, parked: this.fs.dag.parked.size, uptimeSec: Math.round(process.uptime()), node: this.node ? this.node.resources() : null };
+  }
+
+  async readFileArg(file: string) {
+    return readFile(file);
+  }
+}
+
+export const API_METHODS = ['status', 'ls', 'cat', 'write', 'mkdir', 'rm', 'mv', 'symlink', 'chmod', 'grant', 'revoke', 'keys', 'log', 'revert', 'show', 'snapshot', 'snapshots', 'blocks', 'members', 'resources'] as const;
+export type ApiMethod = (typeof API_METHODS)[number];

@@ -1,0 +1,114 @@
+import { createServer, createConnection, type Server, type Socket } from 'node:net';
+import { chmodSync, existsSync, mkdirSync, unlinkSync, chmodSync as chmod } from 'node:fs';
+import { dirname } from 'node:path';
+import { API_METHODS, type FsApi } from './api.ts';
+import { UserError } from './errors.ts';
+
+// The local control plane: a Unix socket in a 0700 directory, itself 0600, so only the
+// owner (and root) can connect. No network-reachable command port exists. Protocol: one JSON
+// object per line, {id, method, params} -> {id, result} | {id, error: {message, code}}.
+const MAX_REQUEST = 64 * 1024 * 1024;
+
+export async function startControlServer(path: string, api: FsApi): Promise<Server> {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  chmod(dirname(path), 0o700);
+  if (existsSync(path)) {
+    if (await probe(path)) throw new UserError(`a node is already running for this filesystem (control socket ${path} answers)`, 'EBUSY');
+    unlinkSync(path); // stale socket from a crashed node
+  }
+  const server = createServer((sock) => serve(sock, api));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    const old = process.umask(0o177);
+    server.listen(path, () => {
+      process.umask(old);
+      resolve();
+    });
+  });
+  chmodSync(path, 0o600);
+  return server;
+}
+
+function serve(sock: Socket, api: FsApi): void {
+  let buf = '';
+  sock.setEncoding('utf8');
+  sock.on('error', () => {});
+  sock.on('data', (d: string) => {
+    buf += d;
+    if (buf.length > MAX_REQUEST) {
+      sock.end(JSON.stringify({ id: null, error: { message: 'request too large', code: 'E2BIG' } }) + '\n');
+      return;
+    }
+    let i;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      void handle(line, api).then((r) => {
+        if (!sock.destroyed) sock.write(JSON.stringify(r) + '\n');
+      });
+    }
+  });
+}
+
+async function handle(line: string, api: FsApi): Promise<unknown> {
+  let req: { id?: unknown; method?: unknown; params?: unknown };
+  try {
+    req = JSON.parse(line);
+  } catch {
+    return { id: null, error: { message: 'bad request: not JSON', code: 'EPROTO' } };
+  }
+  const { id, method, params } = req;
+  if (typeof method !== 'string' || !(API_METHODS as readonly string[]).includes(method) || !Array.isArray(params)) {
+    return { id, error: { message: `unknown method ${String(method)}`, code: 'ENOSYS' } };
+  }
+  try {
+    const fn = (api as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[method];
+    return { id, result: await fn.apply(api, params) };
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    return { id, error: { message: err.message, code: typeof err.code === 'string' ? err.code : 'EIO' } };
+  }
+}
+
+function probe(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createConnection(path);
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+export async function controlAlive(path: string): Promise<boolean> {
+  return existsSync(path) && probe(path);
+}
+
+// Client side: calls one method on the running node.
+export function callControl(path: string, method: string, params: unknown[], timeoutMs = 600_000): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const s = createConnection(path);
+    let buf = '';
+    const timer = setTimeout(() => {
+      s.destroy();
+      reject(new UserError(`the node did not answer ${method} within ${timeoutMs / 1000} s`, 'ETIMEDOUT'));
+    }, timeoutMs);
+    s.setEncoding('utf8');
+    s.once('connect', () => s.write(JSON.stringify({ id: 1, method, params }) + '\n'));
+    s.on('data', (d: string) => {
+      buf += d;
+      const i = buf.indexOf('\n');
+      if (i < 0) return;
+      clearTimeout(timer);
+      s.end();
+      const r = JSON.parse(buf.slice(0, i));
+      if (r.error) reject(new UserError(r.error.message, r.error.code));
+      else resolve(r.result);
+    });
+    s.once('error', (e: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      reject(e.code === 'EACCES' ? new UserError(`permission denied on the control socket ${path}: only its owner may control this node`, 'EACCES') : new UserError(`cannot reach the node's control socket ${path}: ${e.message}`, e.code));
+    });
+  });
+}

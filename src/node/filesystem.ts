@@ -1,0 +1,372 @@
+import { EventEmitter } from 'node:events';
+import { join } from 'node:path';
+import { existsSync, rmSync } from 'node:fs';
+import { Dag } from '../log/dag.ts';
+import { Kind, kindName, type Entry } from '../log/entry.ts';
+import { createEntry, verifyEntry, type Draft } from '../log/sign.ts';
+import { decodeEntry } from '../log/codec.ts';
+import { normalizePath, parentOf } from '../log/path.ts';
+import { toHex, bytesEqual } from '../crypto/hash.ts';
+import { fingerprint, type KeyPair } from '../crypto/keys.ts';
+import { LogStore } from '../storage/logstore.ts';
+import { ChunkStore, type ContentRef } from '../content/store.ts';
+import { FsState, type Inode } from '../view/state.ts';
+import { AuthorityError, UserError } from './errors.ts';
+import { Mutex } from './mutex.ts';
+import { ensureDir, fsDir } from './datadir.ts';
+
+export interface IngestReport {
+  accepted: Entry[]; // newly applied (incl. released parked ones), in causal order
+  parked: number;
+  duplicates: number;
+  rejected: { reason: string; idHex?: string }[];
+  missing: string[]; // dep ids we should fetch
+}
+
+// One filesystem on this node: its log on disk, the causal DAG, the materialized view and
+// the chunk store, behind the operations every front end (CLI, control socket, FUSE,
+// network) uses. Emits 'entries' (Entry[]) after new entries are durable and applied.
+export class Filesystem extends EventEmitter {
+  readonly name: string;
+  readonly dir: string;
+  readonly dag: Dag;
+  state!: FsState;
+  readonly log: LogStore;
+  readonly content: ChunkStore;
+  kp: KeyPair | null;
+  private mutex = new Mutex();
+  counters = { rejected: 0, parked: 0, accepted: 0, duplicates: 0 };
+
+  private constructor(name: string, dir: string, log: LogStore, content: ChunkStore, kp: KeyPair | null) {
+    super();
+    this.name = name;
+    this.dir = dir;
+    this.log = log;
+    this.content = content;
+    this.kp = kp;
+    this.dag = new Dag();
+  }
+
+  get fsId(): Uint8Array {
+    if (!this.dag.fsId) throw new UserError(`filesystem ${this.name} has no bootstrap entry yet`);
+    return this.dag.fsId;
+  }
+
+  // Opens (or creates empty) storage for NAME. Use create() / ingest of a bootstrap entry to start a log.
+  static async open(home: string, name: string, kp: KeyPair | null, opts: { allowEmpty?: boolean } = {}): Promise<Filesystem> {
+    const dir = fsDir(home, name);
+    if (!opts.allowEmpty && !existsSync(join(dir, 'log'))) throw new UserError(`no filesystem "${name}" in ${home}`);
+    ensureDir(dir);
+    const log = await LogStore.open(join(dir, 'log'));
+    let content: ChunkStore;
+    try {
+      content = await ChunkStore.open(join(dir, 'chunks'));
+    } catch (e) {
+      await log.close();
+      throw e;
+    }
+    const fs = new Filesystem(name, dir, log, content, kp);
+    try {
+      await fs.load();
+    } catch (e) {
+      await fs.close();
+      throw e;
+    }
+    return fs;
+  }
+
+  static async create(home: string, name: string, kp: KeyPair, cluster: string[]): Promise<Filesystem> {
+    const dir = fsDir(home, name);
+    if (existsSync(join(dir, 'log'))) throw new UserError(`filesystem "${name}" already exists in ${home}`);
+    let fs: Filesystem | null = null;
+    try {
+      fs = await Filesystem.open(home, name, kp, { allowEmpty: true });
+      const boot = createEntry(kp, { kind: Kind.BOOTSTRAP, path: '/', name, mode: 0o755 });
+      await fs.log.append([boot], [boot.id]);
+      await fs.log.setMeta('name', name);
+      await fs.log.setMeta('fsId', boot.idHex);
+      fs.applyLocal(boot);
+      await fs.writeFile('/.cluster', Buffer.from(cluster.map((a) => a + '\n').join('')), 0o644);
+      return fs;
+    } catch (e) {
+      if (fs) await fs.close();
+      rmSync(dir, { recursive: true, force: true });
+      throw e;
+    }
+  }
+
+  private async load(): Promise<void> {
+    for await (const e of this.log.readAll()) {
+      const r = this.dag.add(e);
+      if (r.status === 'rejected') throw new UserError(`log of ${this.name} holds an entry it cannot apply (${e.idHex}): ${r.reason}`);
+    }
+    for await (const b of this.log.readParked()) {
+      try {
+        this.dag.add(decodeEntry(b));
+      } catch { /* a damaged parked entry is simply fetched again */ }
+    }
+    this.state = new FsState(this.dag);
+  }
+
+  private applyLocal(e: Entry): void {
+    const r = this.dag.add(e);
+    if (r.status !== 'applied') throw new Error(`internal: local entry not applied (${r.status})`);
+    if (this.state) this.state.apply(r.applied);
+    else this.state = new FsState(this.dag);
+  }
+
+  requireKey(): KeyPair {
+    if (!this.kp) throw new UserError('this command needs a private key; create one with basefs genkey or pass --key PATH');
+    return this.kp;
+  }
+
+  // Checks authority, signs with deps = current heads, stores durably, then applies.
+  async commit(draft: Draft): Promise<Entry> {
+    return this.mutex.run(async () => {
+      const kp = this.requireKey();
+      for (const p of draft.kind === Kind.RENAME ? [draft.path, draft.target!] : [draft.path]) {
+        const c = this.state.canWrite(kp.publicKey, p);
+        if (!c.ok) throw new AuthorityError(c.reason);
+      }
+      const heads = this.dag.headIds();
+      let time = Date.now();
+      for (const h of this.dag.heads) time = Math.max(time, this.dag.get(h)!.entry.time);
+      const e = createEntry(kp, { ...draft, fsId: this.fsId, deps: heads, time });
+      await this.log.append([e], [e.id]);
+      this.applyLocal(e);
+      this.emit('entries', [e]);
+      return e;
+    });
+  }
+
+  // Remote entries (raw bytes): decode, check id/signature/fsId, apply or park. Never drops
+  // an entry whose deps are missing; invalid-by-authority entries are kept for audit.
+  async ingest(items: Uint8Array[]): Promise<IngestReport> {
+    return this.mutex.run(async () => {
+      const rep: IngestReport = { accepted: [], parked: 0, duplicates: 0, rejected: [], missing: [] };
+      const missing = new Set<string>();
+      const unpark: string[] = [];
+      for (const b of items) {
+        let e: Entry;
+        try {
+          e = decodeEntry(b);
+        } catch (err) {
+          rep.rejected.push({ reason: (err as Error).message });
+          continue;
+        }
+        if (this.dag.has(e.idHex)) {
+          rep.duplicates++;
+          continue;
+        }
+        if (this.dag.fsId && e.kind !== Kind.BOOTSTRAP && !bytesEqual(e.fsId, this.dag.fsId)) {
+          rep.rejected.push({ reason: 'wrong filesystem id', idHex: e.idHex });
+          continue;
+        }
+        if (e.time > Date.now() + 10 * 60 * 1000) {
+          rep.rejected.push({ reason: 'timestamp too far in the future', idHex: e.idHex });
+          continue;
+        }
+        if (!verifyEntry(e)) {
+          rep.rejected.push({ reason: 'bad signature', idHex: e.idHex });
+          continue;
+        }
+        const wasParked = this.dag.parked.has(e.idHex);
+        const r = this.dag.add(e);
+        if (r.status === 'applied') {
+          for (const n of r.applied) {
+            rep.accepted.push(n.entry);
+            if (n.entry !== e || wasParked) unpark.push(n.entry.idHex);
+          }
+        } else if (r.status === 'parked') {
+          rep.parked++;
+          for (const m of r.missing) missing.add(m);
+          await this.log.park(e);
+        } else if (r.status === 'duplicate') rep.duplicates++;
+        else rep.rejected.push({ reason: r.reason, idHex: e.idHex });
+      }
+      if (rep.accepted.length) {
+        await this.log.append(rep.accepted, this.dag.headIds(), unpark);
+        const boot = rep.accepted.find((e) => e.kind === Kind.BOOTSTRAP);
+        if (boot) {
+          await this.log.setMeta('name', boot.name);
+          await this.log.setMeta('fsId', boot.idHex);
+        }
+        const nodes = rep.accepted.map((e) => this.dag.get(e.idHex)!);
+        if (this.state) this.state.apply(nodes);
+        else this.state = new FsState(this.dag);
+      }
+      rep.missing = [...missing].filter((m) => !this.dag.has(m));
+      this.counters.accepted += rep.accepted.length;
+      this.counters.parked += rep.parked;
+      this.counters.duplicates += rep.duplicates;
+      this.counters.rejected += rep.rejected.length;
+      if (rep.accepted.length) this.emit('entries', rep.accepted);
+      return rep;
+    });
+  }
+
+  // ---- file operations (paths are normalized here) ----
+
+  lookup(path: string): Inode | null {
+    return this.state.lookup(normalizePath(path));
+  }
+
+  private requireDirParent(p: string): void {
+    const parent = this.state.lookup(parentOf(p));
+    if (!parent) throw new UserError(`no such directory: ${parentOf(p)}`, 'ENOENT');
+    if (parent.type !== 'dir') throw new UserError(`not a directory: ${parentOf(p)}`, 'ENOTDIR');
+  }
+
+  async writeContent(path: string, ref: ContentRef, mode?: number, mtime?: number): Promise<Entry> {
+    const p = normalizePath(path);
+    const cur = this.state.lookup(p);
+    if (cur?.type === 'dir') throw new UserError(`is a directory: ${p}`, 'EISDIR');
+    if (!cur) this.requireDirParent(p);
+    return this.commit({ kind: Kind.WRITE, path: p, root: ref.root, size: ref.size, mode: mode ?? cur?.mode ?? 0o644, mtime: mtime ?? Date.now() });
+  }
+
+  async writeFile(path: string, data: Uint8Array, mode?: number): Promise<Entry> {
+    const p = normalizePath(path);
+    const kp = this.requireKey();
+    const c = this.state.canWrite(kp.publicKey, p);
+    if (!c.ok) throw new AuthorityError(c.reason); // before storing any content
+    const ref = await this.content.writeBuffer(data);
+    return this.writeContent(p, ref, mode);
+  }
+
+  async readFile(path: string): Promise<Uint8Array> {
+    const p = normalizePath(path);
+    const n = this.state.lookup(p);
+    if (!n) throw new UserError(`no such file: ${this.name}:${p}`, 'ENOENT');
+    if (n.type === 'dir') throw new UserError(`is a directory: ${this.name}:${p}`, 'EISDIR');
+    if (n.type === 'symlink') return Buffer.from(n.target);
+    return this.content.readAll(n.root!, `${this.name}:${p}`);
+  }
+
+  async mkdir(path: string, mode = 0o755): Promise<Entry> {
+    const p = normalizePath(path);
+    const cur = this.state.lookup(p);
+    if (cur) throw new UserError(`already exists: ${this.name}:${p}`, 'EEXIST');
+    this.requireDirParent(p);
+    return this.commit({ kind: Kind.MKDIR, path: p, mode });
+  }
+
+  async remove(path: string, recursive = false): Promise<Entry> {
+    const p = normalizePath(path);
+    if (p === '/') throw new UserError('cannot remove the root directory', 'EPERM');
+    const cur = this.state.lookup(p);
+    if (!cur) throw new UserError(`no such file or directory: ${this.name}:${p}`, 'ENOENT');
+    if (cur.type === 'dir' && !recursive && this.state.readdir(p).length > 0) throw new UserError(`directory not empty: ${this.name}:${p} (use -r)`, 'ENOTEMPTY');
+    return this.commit({ kind: Kind.DELETE, path: p });
+  }
+
+  async rename(from: string, to: string): Promise<Entry> {
+    const a = normalizePath(from);
+    const b = normalizePath(to);
+    const cur = this.state.lookup(a);
+    if (!cur) throw new UserError(`no such file or directory: ${this.name}:${a}`, 'ENOENT');
+    if (b === a) return this.dag.get([...this.dag.heads][0])!.entry;
+    if (b.startsWith(a + '/')) throw new UserError(`cannot move ${a} into itself`, 'EINVAL');
+    const dst = this.state.lookup(b);
+    if (dst?.type === 'dir' && cur.type !== 'dir') throw new UserError(`is a directory: ${b}`, 'EISDIR');
+    if (dst?.type === 'dir' && this.state.readdir(b).length > 0) throw new UserError(`directory not empty: ${b}`, 'ENOTEMPTY');
+    if (!dst) this.requireDirParent(b);
+    return this.commit({ kind: Kind.RENAME, path: a, target: b });
+  }
+
+  async symlink(target: string, path: string): Promise<Entry> {
+    const p = normalizePath(path);
+    if (this.state.lookup(p)) throw new UserError(`already exists: ${this.name}:${p}`, 'EEXIST');
+    this.requireDirParent(p);
+    return this.commit({ kind: Kind.SYMLINK, path: p, target });
+  }
+
+  async setattr(path: string, attrs: { mode?: number; mtime?: number }): Promise<Entry> {
+    const p = normalizePath(path);
+    const cur = this.state.lookup(p);
+    if (!cur) throw new UserError(`no such file or directory: ${this.name}:${p}`, 'ENOENT');
+    return this.commit({ kind: Kind.SETATTR, path: p, mode: attrs.mode ?? cur.mode, mtime: attrs.mtime ?? cur.mtime });
+  }
+
+  async grant(key: Uint8Array, path: string): Promise<Entry> {
+    return this.commit({ kind: Kind.GRANT, path: normalizePath(path), key });
+  }
+
+  async revoke(key: Uint8Array, path: string): Promise<Entry> {
+    const p = normalizePath(path);
+    const held = this.state.grants().filter((g) => bytesEqual(g.key, key) && (g.path === p || g.path.startsWith(p === '/' ? '/' : p + '/')) && !g.revokedBy);
+    if (held.length === 0) throw new UserError(`key ${fingerprint(key)} holds no grant at or under ${this.name}:${p}; see basefs keys ${this.name}`);
+    return this.commit({ kind: Kind.REVOKE, path: p, key });
+  }
+
+  async snapshot(label: string): Promise<Entry> {
+    if (!label || label.includes('/') || label.includes('\0') || label === '.' || label === '..') throw new UserError(`bad snapshot label "${label}"`);
+    if (this.state.snapshots().some((s) => s.label === label)) throw new UserError(`snapshot "${label}" already exists`, 'EEXIST');
+    return this.commit({ kind: Kind.SNAPSHOT, path: '/', name: label });
+  }
+
+  // Restores a past version (an entry id or unique prefix from `log`) as a new version.
+  async revert(path: string, rev: string): Promise<Entry> {
+    const p = normalizePath(path);
+    const versions = this.state.history(p).filter((v) => v.entry.idHex.startsWith(rev.toLowerCase()));
+    if (versions.length === 0) throw new UserError(`no version ${rev} of ${this.name}:${p}; see basefs log ${this.name}:${p}`);
+    if (versions.length > 1) throw new UserError(`version prefix ${rev} is ambiguous for ${p}; give more digits`);
+    const e = versions[0].entry;
+    const at = e.kind === Kind.RENAME && e.target === p ? this.versionBefore(e) : e;
+    switch (at.kind) {
+      case Kind.WRITE:
+        return this.commit({ kind: Kind.WRITE, path: p, root: at.root, size: at.size, mode: at.mode, mtime: Date.now() });
+      case Kind.SYMLINK:
+        return this.commit({ kind: Kind.SYMLINK, path: p, target: at.target });
+      case Kind.MKDIR:
+        return this.commit({ kind: Kind.MKDIR, path: p, mode: at.mode });
+      case Kind.DELETE:
+        return this.commit({ kind: Kind.DELETE, path: p });
+      default:
+        throw new UserError(`version ${e.idHex.slice(0, 12)} (${kindName(at.kind)}) cannot be restored; pick a WRITE, MKDIR, SYMLINK or DELETE version`);
+    }
+  }
+
+  private versionBefore(rename: Entry): Entry {
+    const src = FsState.atHeads(this.dag, [rename.idHex]).lookup(rename.target);
+    if (!src || !src.entryId) throw new UserError('cannot restore this rename');
+    return this.dag.get(src.entryId)!.entry;
+  }
+
+  entryBytes(idHex: string): Uint8Array | undefined {
+    return this.dag.get(idHex)?.entry.bytes;
+  }
+
+  contentRoots(): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    const walk = (p: string) => {
+      for (const name of this.state.readdir(p)) {
+        const c = p === '/' ? '/' + name : p + '/' + name;
+        const n = this.state.lookup(c);
+        if (!n) continue;
+        if (n.type === 'file' && n.root) out.push(n.root);
+        else if (n.type === 'dir') walk(c);
+      }
+    };
+    walk('/');
+    return out;
+  }
+
+  status() {
+    return {
+      name: this.name,
+      fsId: this.dag.fsIdHex,
+      heads: [...this.dag.heads],
+      entries: this.dag.size,
+      parked: this.dag.parked.size,
+      viewDigest: this.state.viewDigest(),
+      key: this.kp ? toHex(this.kp.publicKey) : null,
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.mutex.run(async () => {});
+    await this.log.close();
+    await this.content.close();
+  }
+}

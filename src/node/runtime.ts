@@ -1,0 +1,92 @@
+import type { Server } from 'node:net';
+import { unlinkSync } from 'node:fs';
+import { Filesystem } from './filesystem.ts';
+import { FsApi, type NodeInfo } from './api.ts';
+import { startControlServer } from './control.ts';
+import { controlSocketPath, defaultPort, readSettings, writeSettings } from './datadir.ts';
+import type { KeyPair } from '../crypto/keys.ts';
+import { startNetwork, type NetNode } from '../network/node.ts';
+import { logger } from './logger.ts';
+
+export interface NodeOptions {
+  home: string;
+  name: string;
+  kp: KeyPair | null;
+  port?: number; // default: derived from the name; 0 = any free port
+  join?: string[]; // extra addresses to dial (ip, ip:port, multiaddr)
+  listenHost?: string; // default 0.0.0.0
+  mdns?: boolean; // default true
+  network?: boolean; // default true; false for a purely local node (tests)
+}
+
+// A running node: the filesystem, its control socket and (optionally) the libp2p network.
+// FUSE is layered on top by the mount command.
+export class RunningNode {
+  fs: Filesystem;
+  api: FsApi;
+  net: NetNode | null;
+  private control: Server;
+  private sockPath: string;
+  private stopping: Promise<void> | null = null;
+  private cleanups: (() => Promise<void>)[] = [];
+
+  constructor(fs: Filesystem, api: FsApi, net: NetNode | null, control: Server, sockPath: string) {
+    this.fs = fs;
+    this.api = api;
+    this.net = net;
+    this.control = control;
+    this.sockPath = sockPath;
+  }
+
+  // Runs before the network and the log close (e.g. unmount FUSE, flush open files).
+  onStop(fn: () => Promise<void>): void {
+    this.cleanups.unshift(fn);
+  }
+
+  stop(): Promise<void> {
+    if (!this.stopping) this.stopping = this.doStop();
+    return this.stopping;
+  }
+
+  private async doStop(): Promise<void> {
+    for (const fn of this.cleanups) {
+      try {
+        await fn();
+      } catch (e) {
+        logger.warn({ err: (e as Error).message }, 'cleanup failed');
+      }
+    }
+    await new Promise<void>((r) => this.control.close(() => r()));
+    try { unlinkSync(this.sockPath); } catch { /* already gone */ }
+    if (this.net) await this.net.stop();
+    await this.fs.close();
+  }
+}
+
+export async function startNode(o: NodeOptions): Promise<RunningNode> {
+  const fs = await Filesystem.open(o.home, o.name, o.kp);
+  const settings = readSettings(o.home, o.name);
+  const port = o.port ?? settings.port ?? defaultPort(o.name);
+  let net: NetNode | null = null;
+  let control: Server | null = null;
+  try {
+    const info: NodeInfo = {
+      members: () => (net ? net.members() : []),
+      resources: () => (net ? net.resources() : null),
+      transfers: () => (net ? net.transfers() : { inTransfer: 0 }),
+    };
+    const api = new FsApi(fs, info);
+    const sockPath = controlSocketPath(o.home, o.name);
+    control = await startControlServer(sockPath, api);
+    if (o.network !== false) {
+      net = await startNetwork(fs, { port, host: o.listenHost ?? '0.0.0.0', join: o.join ?? [], mdns: o.mdns !== false, home: o.home });
+    }
+    writeSettings(o.home, o.name, { ...settings, port: o.port !== undefined && o.port !== 0 ? o.port : settings.port });
+    return new RunningNode(fs, api, net, control, sockPath);
+  } catch (e) {
+    if (control) control.close();
+    if (net) await net.stop().catch(() => {});
+    await fs.close();
+    throw e;
+  }
+}

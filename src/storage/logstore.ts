@@ -1,0 +1,162 @@
+import { ClassicLevel } from 'classic-level';
+import { sha256, toHex } from '../crypto/hash.ts';
+import { decodeEntry } from '../log/codec.ts';
+import type { Entry } from '../log/entry.ts';
+import { UserError } from '../node/errors.ts';
+
+// On-disk log (classic-level). Keys:
+//   s!<seq, 12 hex>  -> entry bytes, in application (topological) order: reopen = one scan
+//   i!<id hex>       -> seq, lookup by id
+//   p!<path>\0<seq>  -> id, index by path
+//   q!<id hex>       -> bytes of an entry parked for missing deps (survives restarts)
+//   m!heads          -> concatenated 32-byte head ids;  m!format, m!name, m!fsId
+// Every append is one atomic batch written with sync, so an acknowledged entry survives a
+// crash. Concurrent appends are grouped into one batch (group commit) to amortize the fsync.
+const FORMAT = '1';
+type DB = ClassicLevel<string, Uint8Array>;
+
+function seqKey(n: number): string {
+  return 's!' + n.toString(16).padStart(12, '0');
+}
+
+export class CorruptLogError extends UserError {}
+
+interface Pending {
+  entries: Entry[];
+  heads: Uint8Array[];
+  unpark: string[];
+  resolve: () => void;
+  reject: (e: Error) => void;
+}
+
+export class LogStore {
+  db: DB;
+  dir: string;
+  nextSeq = 0;
+  private queue: Pending[] = [];
+  private flushing: Promise<void> | null = null;
+
+  private constructor(db: DB, dir: string) {
+    this.db = db;
+    this.dir = dir;
+  }
+
+  static async open(dir: string): Promise<LogStore> {
+    const db: DB = new ClassicLevel<string, Uint8Array>(dir, { valueEncoding: 'view' });
+    try {
+      await db.open();
+    } catch (e) {
+      const cause = (e as { cause?: Error }).cause;
+      if (cause && /lock/i.test(String(cause.message))) {
+        throw new UserError(`the log at ${dir} is in use by a running node; stop it (basefs unmount/Ctrl-C) or talk to it through its control socket`, 'ELOCKED');
+      }
+      throw new UserError(`cannot open the log at ${dir}: ${(cause ?? (e as Error)).message}`);
+    }
+    const fmt = await db.get('m!format');
+    if (fmt === undefined) await db.put('m!format', Buffer.from(FORMAT));
+    else if (Buffer.from(fmt).toString() !== FORMAT) {
+      await db.close();
+      throw new UserError(`the log at ${dir} has format ${Buffer.from(fmt).toString()}, this basefs reads format ${FORMAT}`);
+    }
+    return new LogStore(db, dir);
+  }
+
+  async getMeta(k: string): Promise<string | undefined> {
+    const v = await this.db.get('m!' + k);
+    return v === undefined ? undefined : Buffer.from(v).toString();
+  }
+
+  async setMeta(k: string, v: string): Promise<void> {
+    await this.db.put('m!' + k, Buffer.from(v), { sync: true });
+  }
+
+  // Every stored entry in order, each checked against its id (a flipped bit is caught here).
+  async *readAll(): AsyncGenerator<Entry> {
+    for await (const [k, v] of this.db.iterator({ gt: 's!', lt: 's"' })) {
+      let e: Entry;
+      try {
+        e = decodeEntry(v);
+      } catch (err) {
+        throw new CorruptLogError(`corrupt log record ${k} in ${this.dir}: ${(err as Error).message}`);
+      }
+      this.nextSeq = parseInt(k.slice(2), 16) + 1;
+      yield e;
+    }
+  }
+
+  async verifyIndex(e: Entry, seqHex: string): Promise<boolean> {
+    const v = await this.db.get('i!' + e.idHex);
+    return v !== undefined && Buffer.from(v).toString() === seqHex;
+  }
+
+  async *readParked(): AsyncGenerator<Uint8Array> {
+    for await (const [, v] of this.db.iterator({ gt: 'q!', lt: 'q"' })) yield v;
+  }
+
+  async getBytes(idHex: string): Promise<Uint8Array | undefined> {
+    const seq = await this.db.get('i!' + idHex);
+    if (seq === undefined) return undefined;
+    const v = await this.db.get('s!' + Buffer.from(seq).toString());
+    if (v && toHex(sha256(v)) !== idHex) throw new CorruptLogError(`stored entry ${idHex} does not match its id`);
+    return v;
+  }
+
+  // Durably stores applied entries (in order) and the new heads; resolves once synced.
+  append(entries: Entry[], heads: Uint8Array[], unpark: string[] = []): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ entries, heads, unpark, resolve, reject });
+      if (!this.flushing) this.flushing = this.flushLoop();
+    });
+  }
+
+  async park(e: Entry): Promise<void> {
+    await this.db.put('q!' + e.idHex, e.bytes);
+  }
+
+  private async flushLoop(): Promise<void> {
+    try {
+      while (this.queue.length) {
+        const group = this.queue.splice(0, this.queue.length);
+        const ops: { type: 'put' | 'del'; key: string; value?: Uint8Array }[] = [];
+        for (const p of group) {
+          for (const e of p.entries) {
+            const seqHex = seqKey(this.nextSeq++).slice(2);
+            ops.push({ type: 'put', key: 's!' + seqHex, value: e.bytes });
+            ops.push({ type: 'put', key: 'i!' + e.idHex, value: Buffer.from(seqHex) });
+            ops.push({ type: 'put', key: 'p!' + e.path + '\0' + seqHex, value: e.id });
+            if (e.target && e.kind === 4) ops.push({ type: 'put', key: 'p!' + e.target + '\0' + seqHex, value: e.id });
+          }
+          for (const u of p.unpark) ops.push({ type: 'del', key: 'q!' + u });
+        }
+        const last = group[group.length - 1];
+        ops.push({ type: 'put', key: 'm!heads', value: Buffer.concat(last.heads) });
+        try {
+          await this.db.batch(ops as never, { sync: true });
+          for (const p of group) p.resolve();
+        } catch (err) {
+          const e = err as Error & { cause?: Error };
+          const msg = e.cause?.message ?? e.message;
+          const ue = /No space|ENOSPC/i.test(msg)
+            ? new UserError(`disk full: cannot write the log at ${this.dir} (${msg}); nothing was written`, 'ENOSPC')
+            : /read-only|EROFS|Permission|EACCES/i.test(msg)
+              ? new UserError(`cannot write the log at ${this.dir}: ${msg}`, 'EROFS')
+              : e;
+          for (const p of group) p.reject(ue);
+        }
+      }
+    } finally {
+      this.flushing = null;
+    }
+  }
+
+  async idsForPath(path: string): Promise<string[]> {
+    const out: string[] = [];
+    for await (const v of this.db.values({ gt: 'p!' + path + '\0', lt: 'p!' + path + '\x01' })) out.push(toHex(v));
+    return out;
+  }
+
+  async close(): Promise<void> {
+    while (this.flushing) await this.flushing;
+    await this.db.close();
+  }
+}
