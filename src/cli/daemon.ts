@@ -1,0 +1,48 @@
+import { spawn } from 'node:child_process';
+import { openSync, readFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { controlAlive } from '../node/control.ts';
+import { UserError } from '../node/errors.ts';
+
+// Starts this same command again in the foreground (-f) as a detached process, logging to
+// LOGFILE, and returns once its control socket answers (or fails with the child's last words).
+export async function daemonize(args: string[], sockPath: string, logFile: string, timeoutMs = 60_000): Promise<number> {
+  const main = fileURLToPath(new URL('./main.ts', import.meta.url));
+  const fd = openSync(logFile, 'a', 0o600);
+  const child = spawn(process.execPath, ['--no-warnings=ExperimentalWarning', main, ...args, '-f'], { detached: true, stdio: ['ignore', fd, fd], env: process.env });
+  let exited: number | null = null;
+  child.once('exit', (code) => {
+    exited = code ?? 1;
+  });
+  child.unref();
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (exited !== null) break;
+    if (await controlAlive(sockPath)) return child.pid!;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const tail = existsSync(logFile) ? readFileSync(logFile, 'utf8').trim().split('\n').slice(-5).join('\n') : '';
+  if (exited === null) {
+    try { process.kill(child.pid!, 'SIGTERM'); } catch { /* gone */ }
+  }
+  throw new UserError(`the node did not start${exited !== null ? ` (exit ${exited})` : ` within ${timeoutMs / 1000} s`}; log ${logFile}:\n${tail}`);
+}
+
+export function nodeLogPath(fsDirPath: string): string {
+  return join(fsDirPath, 'node.log');
+}
+
+// Resolves when SIGINT or SIGTERM arrives (once), after running stop().
+export function untilSignal(stop: () => Promise<void>): Promise<void> {
+  return new Promise((resolve) => {
+    let done = false;
+    const h = () => {
+      if (done) return;
+      done = true;
+      stop().finally(resolve);
+    };
+    process.once('SIGINT', h);
+    process.once('SIGTERM', h);
+  });
+}
