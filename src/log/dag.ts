@@ -52,9 +52,7 @@ export class Dag {
       if (this.fsId) return { status: 'rejected', reason: 'second bootstrap entry for this filesystem' };
       this.fsId = e.id;
       this.fsIdHex = e.idHex;
-      return { status: 'applied', applied: [this.apply(e)] };
-    }
-    if (this.fsId && !bytesEqual(e.fsId, this.fsId)) return { status: 'rejected', reason: 'wrong filesystem id' };
+    } else if (this.fsId && !bytesEqual(e.fsId, this.fsId)) return { status: 'rejected', reason: 'wrong filesystem id' };
     const missing: string[] = [];
     for (const d of e.deps) {
       const h = toHex(d);
@@ -81,6 +79,10 @@ export class Dag {
       for (const pid of ws) {
         const p = this.parked.get(pid);
         if (!p || this.nodes.has(pid)) continue;
+        if (!bytesEqual(p.fsId, this.fsId!)) {
+          this.parked.delete(pid); // parked before the bootstrap arrived, for another filesystem
+          continue;
+        }
         if (p.deps.every((d) => this.nodes.has(toHex(d)))) {
           this.parked.delete(pid);
           applied.push(this.apply(p));

@@ -1,7 +1,7 @@
 import { signBytes, verifyBytes, type KeyPair } from '../crypto/keys.ts';
 import { assemble, checkFields, encodeBody } from './codec.ts';
 import { compareBytes } from '../crypto/hash.ts';
-import type { Entry, EntryFields, Kind } from './entry.ts';
+import { LIMITS, type Entry, type EntryFields, type Kind } from './entry.ts';
 
 export type Draft = Partial<EntryFields> & { kind: Kind; path: string };
 
@@ -22,9 +22,11 @@ export function createEntry(kp: KeyPair, d: Draft): Entry {
     mode: d.mode ?? 0,
     mtime: d.mtime ?? 0,
   };
-  const err = checkFields(f);
+  const err = f.deps.length > LIMITS.maxDeps ? `${f.deps.length} deps exceed the limit of ${LIMITS.maxDeps}` : checkFields(f);
   if (err) throw new Error(`invalid entry: ${err}`);
   const body = encodeBody(f);
+  // Never sign what every decoder (this node's on reopen included) would refuse.
+  if (body.length + 64 > LIMITS.maxEntryBytes) throw new Error(`invalid entry: ${body.length + 64} bytes exceed ${LIMITS.maxEntryBytes}`);
   return assemble(f, body, signBytes(kp.privateKey, body));
 }
 

@@ -2,11 +2,11 @@ import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import { existsSync, rmSync } from 'node:fs';
 import { Dag } from '../log/dag.ts';
-import { Kind, kindName, type Entry } from '../log/entry.ts';
+import { Kind, LIMITS, kindName, type Entry } from '../log/entry.ts';
 import { createEntry, verifyEntry, type Draft } from '../log/sign.ts';
 import { decodeEntry } from '../log/codec.ts';
 import { normalizePath, parentOf } from '../log/path.ts';
-import { toHex, bytesEqual } from '../crypto/hash.ts';
+import { toHex, bytesEqual, compareBytes } from '../crypto/hash.ts';
 import { fingerprint, type KeyPair } from '../crypto/keys.ts';
 import { LogStore } from '../storage/logstore.ts';
 import { ChunkStore, type ContentRef } from '../content/store.ts';
@@ -128,7 +128,9 @@ export class Filesystem extends EventEmitter {
         const c = this.state.canWrite(kp.publicKey, p);
         if (!c.ok) throw new AuthorityError(c.reason);
       }
-      const heads = this.dag.headIds();
+      // At most LIMITS.maxDeps heads: an entry with more would not decode (here on reopen, or
+      // at any peer); the heads left out stay heads and are merged by the next entries.
+      const heads = this.dag.headIds().sort(compareBytes).slice(0, LIMITS.maxDeps);
       let time = Date.now();
       for (const h of this.dag.heads) time = Math.max(time, this.dag.get(h)!.entry.time);
       const e = createEntry(kp, { ...draft, fsId: this.fsId, deps: heads, time });

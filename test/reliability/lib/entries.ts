@@ -1,0 +1,118 @@
+// Generators of valid and deliberately invalid entries, and an independent statement of the
+// structural rules (docs/LOG.md) used as an oracle against the codec.
+import fc from 'fast-check';
+import { generateKeyPair, type KeyPair } from '../../../src/crypto/keys.ts';
+import { sha256 } from '../../../src/crypto/hash.ts';
+import { createEntry } from '../../../src/log/sign.ts';
+import { Kind, LIMITS, type Entry, type EntryFields } from '../../../src/log/entry.ts';
+
+export const KP: KeyPair = generateKeyPair();
+export const FSID = sha256(Buffer.from('reliability-fs'));
+
+const nameChars = fc.constantFrom(...'abcxyz019-_.~ é€😀'.split(''), 'ab', '..', '.');
+export const nameArb = fc.array(nameChars, { minLength: 1, maxLength: 8 }).map((a) => a.join(''))
+  .filter((s) => s !== '.' && s !== '..' && Buffer.byteLength(s) <= 255 && s.isWellFormed());
+export const pathArb = fc.array(nameArb, { minLength: 1, maxLength: 5 }).map((a) => '/' + a.join('/'));
+const hashArb = fc.uint8Array({ minLength: 32, maxLength: 32 });
+export const depsArb = fc.uniqueArray(hashArb, { minLength: 1, maxLength: 6, selector: (d) => Buffer.from(d).toString('hex') });
+
+// Any valid (structurally) entry of any kind, signed by KP.
+export const validEntryArb: fc.Arbitrary<Entry> = fc.record({
+  kind: fc.integer({ min: 0, max: 9 }),
+  path: pathArb,
+  path2: pathArb,
+  deps: depsArb,
+  time: fc.integer({ min: 0, max: 2 ** 42 }),
+  mode: fc.integer({ min: 0, max: 0o7777 }),
+  size: fc.integer({ min: 0, max: 2 ** 40 }),
+  mtime: fc.integer({ min: 0, max: 2 ** 42 }),
+  name: nameArb,
+  key: hashArb,
+  root: hashArb,
+}).map((r) => {
+  const k = r.kind as Kind;
+  const boot = k === Kind.BOOTSTRAP;
+  const slash = boot || k === Kind.SNAPSHOT;
+  let target = '';
+  let path = slash ? '/' : r.path;
+  if (k === Kind.RENAME) {
+    target = r.path2;
+    if (target === path || target.startsWith(path + '/')) target = '/z' + target;
+  } else if (k === Kind.SYMLINK) target = r.path2.slice(1) || 'x';
+  if (k === Kind.GRANT || k === Kind.REVOKE) path = r.path.length % 3 === 0 ? '/' : path;
+  return createEntry(KP, {
+    kind: k, path, target, fsId: boot ? undefined : FSID, deps: boot ? [] : r.deps, time: r.time,
+    name: slash ? r.name : '', mode: r.mode, mtime: r.mtime,
+    size: k === Kind.WRITE ? r.size : 0,
+    root: k === Kind.WRITE ? r.root : undefined,
+    key: k === Kind.GRANT || k === Kind.REVOKE ? r.key : undefined,
+  });
+});
+
+// Raw fields, most of them wrong in some way: what an attacker can put on the wire with a
+// valid signature of its own.
+const evilName = fc.oneof(
+  nameArb,
+  fc.constantFrom('..', '.', '', 'a\0b', '\0', 'x'.repeat(256), 'é'.repeat(128), '\uD800', 'a/b'),
+  fc.string({ maxLength: 12 }),
+);
+export const evilPathArb = fc.oneof(
+  { weight: 3, arbitrary: pathArb },
+  { weight: 4, arbitrary: fc.array(evilName, { minLength: 0, maxLength: 4 }).map((a) => '/' + a.join('/')) },
+  { weight: 1, arbitrary: fc.constantFrom('', 'relative', '/', '//', '/a/', '/a//b', '/../etc/passwd', '/a/../../b', '/a/./b', '/a\0/b', '/' + 'y/'.repeat(2100) + 'y', '/' + 'z'.repeat(255), '/' + 'z'.repeat(256)) },
+  { weight: 1, arbitrary: fc.string({ maxLength: 30 }) },
+);
+export const rawFieldsArb: fc.Arbitrary<EntryFields> = fc.record({
+  kind: fc.oneof({ weight: 5, arbitrary: fc.integer({ min: 0, max: 9 }) }, { weight: 1, arbitrary: fc.integer({ min: 10, max: 255 }) }),
+  fsId: fc.oneof(fc.constant(FSID), fc.constant(new Uint8Array(0)), fc.uint8Array({ maxLength: 33 })),
+  author: fc.constant(KP.publicKey),
+  time: fc.oneof(fc.integer({ min: 0, max: 2 ** 42 }), fc.constant(Number.MAX_SAFE_INTEGER)),
+  deps: fc.oneof(
+    { weight: 4, arbitrary: depsArb },
+    { weight: 1, arbitrary: fc.array(hashArb, { maxLength: 6 }) }, // unsorted / duplicate / empty
+    { weight: 1, arbitrary: fc.integer({ min: 250, max: 300 }).map((n) => Array.from({ length: n }, (_, i) => sha256(Buffer.from([i & 255, i >> 8]))).sort(Buffer.compare)) },
+  ),
+  path: evilPathArb,
+  target: fc.oneof(fc.constant(''), evilPathArb, fc.string({ maxLength: 8 })),
+  name: fc.oneof(fc.constant(''), evilName),
+  key: fc.oneof(fc.constant(new Uint8Array(0)), hashArb, fc.uint8Array({ maxLength: 33 })),
+  root: fc.oneof(fc.constant(new Uint8Array(0)), hashArb, fc.uint8Array({ maxLength: 33 })),
+  size: fc.oneof(fc.constant(0), fc.nat()),
+  mode: fc.oneof(fc.integer({ min: 0, max: 0o7777 }), fc.nat()),
+  mtime: fc.oneof(fc.constant(0), fc.nat()),
+}).map((r) => ({ ...r, kind: r.kind as Kind }));
+
+// The structural rules, written independently of src/log (docs/LOG.md "Limits" and codec
+// rules). Returns null when an entry with these fields must decode.
+export function oracle(f: EntryFields): string | null {
+  const wellFormedPath = (p: string): boolean => {
+    if (!p.startsWith('/') || Buffer.byteLength(p) > LIMITS.maxPathBytes || p.includes('\0')) return false;
+    if (!p.isWellFormed()) return false;
+    if (p === '/') return true;
+    return p.slice(1).split('/').every((c) => c !== '' && c !== '.' && c !== '..' && Buffer.byteLength(c) <= LIMITS.maxNameBytes);
+  };
+  if (f.kind > 9) return 'kind';
+  const boot = f.kind === Kind.BOOTSTRAP;
+  if (boot ? f.fsId.length !== 0 : f.fsId.length !== 32) return 'fsId';
+  if (f.deps.length > LIMITS.maxDeps) return 'deps count';
+  if (boot !== (f.deps.length === 0)) return 'deps presence';
+  for (let i = 1; i < f.deps.length; i++) if (Buffer.compare(f.deps[i - 1], f.deps[i]) >= 0) return 'deps order';
+  if (!wellFormedPath(f.path)) return 'path';
+  if (!f.target.isWellFormed() || !f.name.isWellFormed()) return 'utf8';
+  if (Buffer.byteLength(f.target) > LIMITS.maxTargetBytes || Buffer.byteLength(f.name) > LIMITS.maxNameBytes) return 'length';
+  const grantish = f.kind === Kind.GRANT || f.kind === Kind.REVOKE;
+  if (f.key.length !== (grantish ? 32 : 0)) return 'key';
+  if (f.root.length !== (f.kind === Kind.WRITE ? 32 : 0)) return 'root';
+  if (f.kind !== Kind.WRITE && f.size !== 0) return 'size';
+  if (f.kind === Kind.RENAME) {
+    if (!wellFormedPath(f.target) || f.path === '/' || f.target === '/' || f.target === f.path || f.target.startsWith(f.path + '/')) return 'rename';
+  } else if (f.kind === Kind.SYMLINK) {
+    if (f.target === '' || f.target.includes('\0')) return 'symlink';
+  } else if (f.target !== '') return 'target';
+  const named = boot || f.kind === Kind.SNAPSHOT;
+  if (named !== (f.name !== '')) return 'name';
+  if (named && f.path !== '/') return 'named path';
+  if ((f.kind === Kind.WRITE || f.kind === Kind.DELETE || f.kind === Kind.SYMLINK || f.kind === Kind.MKDIR) && f.path === '/') return 'root';
+  if (f.mode > 0o7777) return 'mode';
+  return null;
+}
