@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { registerLogCommands } from './log-commands.ts';
+import { registerNetCommands } from './net-commands.ts';
 import { UserError } from '../node/errors.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerLogCommands(program);
+  registerNetCommands(program);
   return program;
 }
 

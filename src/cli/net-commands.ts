@@ -1,0 +1,242 @@
+import { existsSync, rmSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import cliProgress from 'cli-progress';
+import { Filesystem } from '../node/filesystem.ts';
+import { checkName, controlSocketPath, fsDir, defaultPort, requireFs } from '../node/datadir.ts';
+import { callControl, controlAlive } from '../node/control.ts';
+import { startNode } from '../node/runtime.ts';
+import { UserError } from '../node/errors.ts';
+import { startNetwork, type NetNode } from '../network/node.ts';
+import type { PullResult } from '../network/sync.ts';
+import { toMultiaddr } from '../network/addr.ts';
+import { globals, home, maybeKey } from './context.ts';
+import { daemonize, nodeLogPath, untilSignal } from './daemon.ts';
+import { out, bytes } from './format.ts';
+
+function parseJoin(s: string | undefined, name: string): string[] {
+  if (!s) return [];
+  const list = s.split(',').map((a) => a.trim()).filter(Boolean);
+  for (const a of list) toMultiaddr(a, defaultPort(name)); // validate now, with a clear error
+  return list;
+}
+
+function parsePort(s: string | undefined): number | undefined {
+  if (s === undefined) return undefined;
+  const n = Number(s);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UserError(`bad port ${s}: give 0-65535 (0 = any free port)`);
+  return n;
+}
+
+// Progress on stderr: a bar on a terminal, otherwise a plain line every few seconds.
+class Progress {
+  private bar: cliProgress.SingleBar | null = null;
+  private label: string;
+  private unit: string;
+  private start = Date.now();
+  private lastLine = 0;
+  private value = 0;
+  private total = 0;
+  private quiet: boolean;
+  constructor(label: string, unit: string, quiet: boolean) {
+    this.label = label;
+    this.unit = unit;
+    this.quiet = quiet;
+    if (!quiet && process.stderr.isTTY) {
+      this.bar = new cliProgress.SingleBar({
+        stream: process.stderr,
+        format: `${label.padEnd(8)} [{bar}] {value}/{total} ${unit} | {rate}/s | {extra}`,
+        hideCursor: true,
+        etaBuffer: 50,
+      }, cliProgress.Presets.shades_classic);
+      this.bar.start(1, 0, { rate: '0', extra: '' });
+    }
+  }
+  update(value: number, total: number, extra = ''): void {
+    this.value = value;
+    this.total = Math.max(total, value);
+    const rate = this.rate();
+    if (this.bar) {
+      this.bar.setTotal(Math.max(1, this.total));
+      this.bar.update(value, { rate: rate.toFixed(0), extra });
+    } else if (!this.quiet && Date.now() - this.lastLine >= 2000) {
+      this.lastLine = Date.now();
+      process.stderr.write(`${this.label}: ${value}/${this.total} ${this.unit} (${rate.toFixed(0)}/s) ${extra}\n`);
+    }
+  }
+  rate(): number {
+    const s = (Date.now() - this.start) / 1000;
+    return s > 0 ? this.value / s : 0;
+  }
+  elapsed(): number {
+    return (Date.now() - this.start) / 1000;
+  }
+  stop(): void {
+    if (this.bar) this.bar.stop();
+    else if (!this.quiet && this.value > 0) process.stderr.write(`${this.label}: ${this.value}/${this.total} ${this.unit} (${this.rate().toFixed(0)}/s) done\n`);
+  }
+}
+
+export interface GetSummary {
+  name: string;
+  fsId: string;
+  peer: string;
+  entries: number;
+  received: number;
+  accepted: number;
+  rejected: number;
+  parked: number;
+  files: number;
+  filesIncomplete: number;
+  chunks: number;
+  contentBytes: number;
+  seconds: number;
+  entriesPerSec: number;
+}
+
+// `basefs get`: fetch and verify a whole log (and the content of the files in its view) from
+// one peer. Resumable: a rerun offers what is already stored and fetches the rest.
+export async function getFilesystem(h: string, name: string, addr: string, kp: ReturnType<typeof maybeKey>, quiet: boolean): Promise<GetSummary> {
+  checkName(name);
+  if (await controlAlive(controlSocketPath(h, name))) throw new UserError(`a node is running for ${name}; it fetches from its peers by itself (see basefs members ${name}), or stop it first`);
+  const dir = fsDir(h, name);
+  const existed = existsSync(join(dir, 'log'));
+  const fs = await Filesystem.open(h, name, kp, { allowEmpty: true });
+  let net: NetNode | null = null;
+  const t0 = Date.now();
+  try {
+    if (fs.dag.fsId) {
+      const bn = fs.dag.get(fs.dag.fsIdHex)!.entry.name;
+      if (bn !== name) throw new UserError(`local filesystem ${name} holds the log of "${bn}"; it cannot be mixed with another`);
+    }
+    net = await startNetwork(fs, { port: 0, host: '0.0.0.0', join: [], mdns: false, home: h, listen: false, fetchContent: false, autoConnect: false });
+    let peer: string;
+    try {
+      peer = await net.connect(addr, 20_000);
+    } catch (e) {
+      const ma = toMultiaddr(addr, defaultPort(name)).toString();
+      throw new UserError(`cannot connect to ${addr} (${ma}): ${(e as Error).message}; is a node running there (basefs run ${name} or basefs mount) and is the port right?`);
+    }
+    const before = fs.dag.size;
+    const p = new Progress('entries', 'entries', quiet);
+    let total: PullResult = { peerName: '', peerFsId: '', peerEntries: 0, peerHeads: [], received: 0, accepted: 0, duplicates: 0, rejected: 0, rejectReasons: [], parked: 0, rounds: 0, bytesIn: 0, bytesOut: 0, complete: false, peerLacksOurs: false };
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const base = total.received;
+      const r = await net.syncWith(peer, {
+        expectName: name,
+        timeoutMs: 120_000,
+        onHello: () => {},
+        onProgress: (pr) => p.update(fs.dag.size - before, Math.max(0, (total.peerEntries || 0) - before, pr.expected), `${bytes(pr.bytes)}`),
+      }).catch((e) => {
+        p.stop();
+        throw e;
+      });
+      total = { ...r, received: base + r.received, accepted: total.accepted + r.accepted, rejected: total.rejected + r.rejected, parked: r.parked };
+      if (r.complete || r.accepted === 0) break;
+    }
+    p.update(fs.dag.size - before, Math.max(fs.dag.size - before, 1));
+    p.stop();
+    if (!fs.dag.fsId) throw new UserError(`the peer at ${addr} sent no log for ${name}`);
+    const boot = fs.dag.get(fs.dag.fsIdHex)!.entry;
+    if (boot.name !== name) throw new UserError(`the log fetched from ${addr} is filesystem "${boot.name}", not "${name}"`);
+    if (total.rejected) process.stderr.write(`basefs: warning: the peer sent ${total.rejected} entries that failed verification (${total.rejectReasons.join('; ')}); they were dropped\n`);
+    // content of every file in the view
+    const roots = fs.contentRoots();
+    const cp = new Progress('content', 'files', quiet);
+    let done = 0;
+    let incomplete = 0;
+    let chunks = 0;
+    let cbytes = 0;
+    const queue = [...roots];
+    const worker = async () => {
+      for (;;) {
+        const root = queue.shift();
+        if (!root) return;
+        const ok = await net!.content.fetchRoot(root, peer, (b) => {
+          chunks++;
+          cbytes += b;
+        }).catch(() => false);
+        if (!ok) incomplete++;
+        done++;
+        cp.update(done, roots.length, bytes(cbytes));
+      }
+    };
+    await Promise.all([worker(), worker(), worker(), worker()]);
+    if (roots.length) cp.stop();
+    const secs = (Date.now() - t0) / 1000;
+    return {
+      name, fsId: fs.dag.fsIdHex, peer, entries: fs.dag.size, received: total.received, accepted: fs.dag.size - before, rejected: total.rejected, parked: fs.dag.parked.size,
+      files: roots.length, filesIncomplete: incomplete, chunks, contentBytes: cbytes, seconds: secs, entriesPerSec: (fs.dag.size - before) / Math.max(secs, 0.001),
+    };
+  } catch (e) {
+    if (net) await net.stop().catch(() => {});
+    net = null;
+    const empty = fs.dag.size === 0;
+    await fs.close();
+    if (!existed && empty) {
+      rmSync(dir, { recursive: true, force: true });
+      const parent = join(h, 'fs');
+      try { if (readdirSync(parent).length === 0) rmSync(parent, { recursive: true }); } catch { /* keep */ }
+    }
+    throw e;
+  } finally {
+    if (net) {
+      await net.stop().catch(() => {});
+      await fs.close();
+    }
+  }
+}
+
+export function registerNetCommands(program: Command): void {
+  program
+    .command('get <name> <addr>')
+    .description('fetch the whole log of NAME and its content from a peer (ADDR: ip, ip:port or multiaddr), verifying every entry; resumable')
+    .option('-q, --quiet', 'no progress output')
+    .action(async (name: string, addr: string, o: { quiet?: boolean }, cmd: Command) => {
+      const g = globals(cmd);
+      const h = home(g);
+      const s = await getFilesystem(h, name, addr, maybeKey(g), !!o.quiet || !!g.json);
+      out(g.json, s, () => [
+        `fetched ${name} from ${addr}: ${s.entries} entries (${s.accepted} new, ${s.entriesPerSec.toFixed(0)}/s), ${s.files} files (${bytes(s.contentBytes)} transferred) in ${s.seconds.toFixed(1)} s`,
+        `  id ${s.fsId}`,
+        ...(s.parked ? [`  ${s.parked} entries still wait for deps; run the same command again to continue`] : []),
+        ...(s.filesIncomplete ? [`  ${s.filesIncomplete} files are incomplete; run the same command again to continue (or start the node: it keeps fetching)`] : []),
+        `next: basefs run ${name}        (node without FUSE)`,
+        `      basefs mount ${name} DIR  (node + mounted view)`,
+      ].join('\n'));
+    });
+
+  program
+    .command('run <name>')
+    .description('run the node of NAME without FUSE (servers, containers); in the background unless -f')
+    .option('-f, --foreground', 'stay in the foreground until SIGINT/SIGTERM')
+    .option('-j, --join <addrs>', 'comma-separated addresses to dial (ip, ip:port or multiaddr)')
+    .option('--port <n>', 'listen port (default: derived from the name, or the last one used)')
+    .option('--host <ip>', 'listen address', '0.0.0.0')
+    .option('--no-mdns', 'do not announce or discover peers on the LAN')
+    .action(async (name: string, o: { foreground?: boolean; join?: string; port?: string; host: string; mdns: boolean }, cmd: Command) => {
+      const g = globals(cmd);
+      const h = home(g);
+      checkName(name);
+      requireFs(h, name);
+      const join = parseJoin(o.join, name);
+      const port = parsePort(o.port);
+      const sock = controlSocketPath(h, name);
+      if (await controlAlive(sock)) throw new UserError(`a node is already running for ${name} (control socket ${sock}); stop it with basefs unmount ${name} or kill it`, 'EBUSY');
+      if (!o.foreground) {
+        const args = ['--data-dir', h, ...(g.key ? ['--key', g.key] : []), 'run', name, ...(o.join ? ['-j', o.join] : []), ...(o.port ? ['--port', o.port] : []), '--host', o.host, ...(o.mdns ? [] : ['--no-mdns'])];
+        const log = nodeLogPath(fsDir(h, name));
+        const pid = await daemonize(args, sock, log);
+        const r = (await callControl(sock, 'resources', [], 10_000)) as { node: { peerId: string; addrs: string[] } | null };
+        out(g.json, { name, pid, peerId: r.node?.peerId ?? null, addrs: r.node?.addrs ?? [], log }, () =>
+          `node for ${name} running in the background (pid ${pid}, log ${log})\n  peer id  ${r.node?.peerId}\n${(r.node?.addrs ?? []).map((a) => `  listen   ${a}`).join('\n')}\nstop it with: kill ${pid}`);
+        return;
+      }
+      const node = await startNode({ home: h, name, kp: maybeKey(g), port, join, listenHost: o.host, mdns: o.mdns });
+      const info = { name, pid: process.pid, peerId: node.net?.peerId ?? null, addrs: node.net?.addrs() ?? [] };
+      out(g.json, info, () => `node for ${name} running (pid ${process.pid}); Ctrl-C stops it\n  peer id  ${info.peerId}\n${info.addrs.map((a) => `  listen   ${a}`).join('\n')}`);
+      await untilSignal(() => node.stop());
+      // libp2p may leave sockets closing in the background; do not wait on them forever
+      setTimeout(() => process.exit(process.exitCode ?? 0), 3000).unref();
+    });
+}
