@@ -1,0 +1,174 @@
+// The basefs side of the comparison, through the real components: Filesystem (log + view +
+// chunk store, every acknowledged write fdatasync'ed) for writes and reads, and two real nodes
+// (startNode: filesystem + control socket + libp2p network on 127.0.0.1, mDNS off) for
+// replication. The second node starts from an empty data directory and pulls over the
+// network layer: anti-entropy sync of the log, then the content fetcher for every file.
+import { mkdirSync } from 'node:fs';
+import { Filesystem } from '../../src/node/filesystem.ts';
+import { startNode, type RunningNode } from '../../src/node/runtime.ts';
+import { generateKeyPair, type KeyPair } from '../../src/crypto/keys.ts';
+import { hostPort } from '../../src/network/addr.ts';
+import { multiaddr } from '@multiformats/multiaddr';
+import { sha256hex } from './common.ts';
+
+const NAME = 'bench';
+
+function logBytes(fs: Filesystem): number {
+  let n = 0;
+  for (const node of fs.dag.nodes.values()) n += node.entry.bytes.length;
+  return n;
+}
+
+function nodeOpts(home: string, kp: KeyPair | null) {
+  return { home, name: NAME, kp, port: 0, listenHost: '127.0.0.1', mdns: false, join: [] as string[] };
+}
+
+export class BasefsWriter {
+  readonly dir: string;
+  private kp: KeyPair = generateKeyPair();
+  private fs!: Filesystem;
+  private node: RunningNode | null = null;
+  private closed = true;
+
+  constructor(dir: string) {
+    this.dir = dir;
+  }
+
+  get key(): string {
+    return NAME;
+  }
+
+  async open(): Promise<void> {
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    this.fs = await Filesystem.create(this.dir, NAME, this.kp, []);
+    this.closed = false;
+  }
+
+  async mkdirs(dirs: string[]): Promise<void> {
+    for (const d of dirs) await this.fs.mkdir(d);
+  }
+
+  async put(path: string, data: Uint8Array): Promise<void> {
+    await this.fs.writeFile(path, data);
+  }
+
+  async get(path: string): Promise<Uint8Array> {
+    return this.fs.readFile(path);
+  }
+
+  // Distinct chunk bytes (content stored once) plus the bytes of the log's entries.
+  async logicalBytes(): Promise<number> {
+    const st = await this.fs.content.stats();
+    return st.bytesStored + logBytes(this.fs);
+  }
+
+  // Restarts the filesystem (closed to measure its disk use) as a full node with its network
+  // listening on 127.0.0.1.
+  async serve(): Promise<{ host: string; port: number; key: string }> {
+    await this.close();
+    this.closed = false;
+    this.node = await startNode(nodeOpts(this.dir, this.kp));
+    this.fs = this.node.fs;
+    for (const a of this.node.net!.addrs()) {
+      const hp = hostPort(multiaddr(a));
+      if (hp && hp.startsWith('127.0.0.1:')) return { host: '127.0.0.1', port: Number(hp.slice(hp.lastIndexOf(':') + 1)), key: NAME };
+    }
+    throw new Error(`basefs node listens on no 127.0.0.1 address: ${this.node.net!.addrs().join(', ')}`);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.node) await this.node.stop();
+    else await this.fs.close();
+    this.node = null;
+  }
+}
+
+export class BasefsPeer {
+  readonly dir: string;
+  private node: RunningNode | null = null;
+
+  constructor(dir: string) {
+    this.dir = dir;
+  }
+
+  // A node with an empty log (what `basefs get` starts from), network on 127.0.0.1.
+  async init(_key: string): Promise<void> {
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    const empty = await Filesystem.open(this.dir, NAME, null, { allowEmpty: true });
+    await empty.close();
+    this.node = await startNode(nodeOpts(this.dir, null));
+  }
+
+  private get fs(): Filesystem {
+    return this.node!.fs;
+  }
+
+  // Pull the whole log from the first node (through the proxy), then every file's chunks.
+  async fetchAll(port: number): Promise<void> {
+    const net = this.node!.net!;
+    const res = await net.syncWith(`/ip4/127.0.0.1/tcp/${port}`, { timeoutMs: 120_000 });
+    if (!res.complete) throw new Error('basefs sync did not complete');
+    net.content.enqueueAll();
+    await net.content.whenIdle();
+    const st = await this.fs.content.stats(this.fs.contentRoots());
+    if (st.missing > 0) throw new Error(`basefs peer still misses ${st.missing} chunks`);
+  }
+
+  // The first node rewrote PATH and gossiped the entry; wait until the new version is here
+  // with all of its content.
+  async fetchUpdate(path: string, expectSha: string): Promise<void> {
+    const deadline = Date.now() + 600_000;
+    while (Date.now() < deadline) {
+      const n = this.fs.lookup(path);
+      if (n?.root && (await this.fs.content.missing(n.root)).length === 0) {
+        const data = await this.fs.readFile(path);
+        if (sha256hex(data) === expectSha) return;
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    throw new Error('basefs peer never got the new version');
+  }
+
+  async digest(): Promise<Record<string, string>> {
+    const out: Record<string, string> = {};
+    const walk = async (p: string) => {
+      for (const name of this.fs.state.readdir(p)) {
+        const c = p === '/' ? '/' + name : p + '/' + name;
+        const n = this.fs.lookup(c);
+        if (n?.type === 'dir') await walk(c);
+        else if (n?.type === 'file') out[c] = sha256hex(await this.fs.readFile(c));
+      }
+    };
+    await walk('/');
+    return out;
+  }
+
+  async close(): Promise<void> {
+    await this.node?.stop();
+  }
+}
+
+// Cold open: a fresh process opens the filesystem (log read, verified, view materialized),
+// then reads one file / lists every file.
+export async function basefsColdOpen(dir: string, _key: string, probe: string): Promise<{ firstReadMs: number; listMs: number; files: number; rssMb: number }> {
+  const t0 = performance.now();
+  const fs = await Filesystem.open(dir, NAME, null);
+  await fs.readFile(probe);
+  const firstReadMs = performance.now() - t0;
+  let files = 0;
+  const walk = (p: string) => {
+    for (const name of fs.state.readdir(p)) {
+      const c = p === '/' ? '/' + name : p + '/' + name;
+      const n = fs.lookup(c);
+      if (n?.type === 'dir') walk(c);
+      else if (n) files++;
+    }
+  };
+  walk('/');
+  const listMs = performance.now() - t0;
+  const rssMb = Math.round(process.memoryUsage().rss / 2 ** 20);
+  await fs.close();
+  return { firstReadMs, listMs, files, rssMb };
+}
