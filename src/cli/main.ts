@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { registerLogCommands } from './log-commands.ts';
+import { registerMountCommands } from './mount-commands.ts';
 import { registerNetCommands } from './net-commands.ts';
 import { UserError } from '../node/errors.ts';
 
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerLogCommands(program);
+  registerMountCommands(program);
   registerNetCommands(program);
   return program;
 }
