@@ -16,7 +16,7 @@ export function homeDir(opt?: string): string {
 }
 
 export function defaultKeyPath(home: string, opt?: string): string {
-  return resolve(opt ?? process.env.BASEFS_KEY ?? join(home, 'id_ed25519'));
+  return resolve(opt ?? (process.env.BASEFS_KEY || undefined) ?? join(home, 'id_ed25519')); // empty = unset
 }
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
