@@ -1,0 +1,1042 @@
+// Content-addressed chunk store (SPEC section 6). Chunks are SHA-256-addressed, stored once,
+// appended to pack files and verified on every read. A file's content is a chunk list (see
+// chunklist.ts) stored in the same store; the file's root is the SHA-256 of that list.
+//
+// Durability rule: write*() and putChunk() resolve only after the bytes they added (and the
+// pack file they went into) are fdatasync'ed, so a caller may log a WRITE entry right after.
+// Concurrent writers share fsyncs (group commit). See docs/CONTENT.md.
+import { open, mkdir, readdir, readFile, rename, unlink, writeFile as fsWriteFile, stat } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { join, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { Chunker, DEFAULT_PARAMS, type ChunkerParams } from './chunker.ts';
+import { ChunkList, ChunkListBuilder, EMPTY_ROOT, InvalidChunkListError } from './chunklist.ts';
+import { IdTable, type Loc } from './idtable.ts';
+import {
+  PACK_MAGIC, PACK_HEADER, REC_HEADER, encodeRecordHeader, decodeRecordHeader,
+  encodeIdx, decodeIdx, packName, idxName, type IdxEntry,
+} from './pack.ts';
+
+export { InvalidChunkListError } from './chunklist.ts';
+
+export interface ContentRef { root: Uint8Array; size: number }
+
+export interface ChunkInfo { id: Uint8Array; size: number; offset: number }
+
+export interface StoreStats {
+  chunksStored: number; // distinct chunks (data chunks and chunk lists) in the store
+  bytesStored: number; // their total length (each stored once)
+  referenced: number; // distinct chunks (lists included) needed by the given roots
+  missing: number; // how many of those are not stored
+  logicalBytes: number; // sum of the sizes of the given roots, before dedup
+  packBytes: number; // bytes of pack files on disk (headers included)
+  packs: number;
+}
+
+export interface OpenOptions {
+  readOnly?: boolean; // no lock, no writes: for tools reading next to a running node
+  packSize?: number; // start a new pack file beyond this many bytes (default 256 MiB)
+  chunker?: ChunkerParams; // only for measurements: every node must use the defaults
+}
+
+export class MissingChunksError extends Error {
+  missing: string[];
+  constructor(missing: string[], label?: string) {
+    const what = missing.length === 1 ? `chunk ${missing[0]}` : `${missing.length} chunks (${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', ...' : ''})`;
+    super(`missing ${what}${label ? ` of ${label}` : ''}: not stored on this node`);
+    this.name = 'MissingChunksError';
+    this.missing = missing;
+  }
+}
+
+export class CorruptChunkError extends Error {
+  chunkId: string;
+  label: string | undefined;
+  constructor(chunkId: string, label?: string, detail = 'stored bytes do not match their hash') {
+    super(`corrupt chunk ${chunkId}${label ? ` in ${label}` : ''}: ${detail}`);
+    this.name = 'CorruptChunkError';
+    this.chunkId = chunkId;
+    this.label = label;
+  }
+}
+
+export const DEFAULT_PACK_SIZE = 256 * 1024 * 1024;
+const FORMAT_LINE = 'basefs-content-store 1\n';
+const WRITE_BATCH = 4 * 1024 * 1024; // records are written with one writev per batch
+const MAX_INFLIGHT = 64 * 1024 * 1024; // bytes handed to the kernel but not yet written
+const EARLY_SYNC = 64 * 1024 * 1024; // start writeback in the background every this many bytes
+const READ_RUN = 4 * 1024 * 1024; // adjacent chunks are read with one pread up to this size
+const READ_AHEAD = 3; // runs in flight while streaming
+const LIST_CACHE_BYTES = 32 * 1024 * 1024;
+const MAX_OPEN_PACKS = 256;
+const IOV_MAX = 1024;
+
+const openDirs = new Set<string>();
+
+function sha256(data: Uint8Array): Buffer {
+  return createHash('sha256').update(data).digest();
+}
+
+function hexOf(id: Uint8Array): string {
+  return Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString('hex');
+}
+
+function idFromHex(hex: string): Uint8Array {
+  if (typeof hex !== 'string' || hex.length !== 64 || !/^[0-9a-fA-F]{64}$/.test(hex)) throw new TypeError(`not a chunk id (64 hex digits): ${String(hex).slice(0, 80)}`);
+  return new Uint8Array(Buffer.from(hex, 'hex'));
+}
+
+function sameId(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === 32 && b.length === 32 && timingSafeEqual(a, b);
+}
+
+class Pack {
+  no: number;
+  path: string;
+  fh: FileHandle | null = null;
+  end: number; // append offset (= file size unless damaged)
+  writable = false;
+  damaged = false; // a record header that does not parse: never appended to again
+  validEnd: number; // end of the last record that parsed (== end unless damaged)
+  idxCovered = 0; // bytes described by the index file on disk
+  idxStale = true;
+  pending: Uint8Array[] = [];
+  pendingBytes = 0;
+  pendingStart: number;
+  inflight = new Set<Promise<void>>();
+  appendSeq = 0; // records appended
+  syncedSeq = 0; // records known durable
+  readableEnd: number; // every byte below is in the file (not only in pending/inflight)
+  syncedEnd: number; // every byte below is on stable storage
+  sinceEarlySync = 0;
+  earlySync: Promise<void> | null = null;
+  pins = 0;
+  lastUse = 0;
+
+  constructor(no: number, path: string, end: number) {
+    this.no = no;
+    this.path = path;
+    this.end = end;
+    this.validEnd = end;
+    this.pendingStart = end;
+    this.readableEnd = end;
+    this.syncedEnd = end;
+  }
+}
+
+interface RunItem { i: number; off: number; len: number; repeat: boolean }
+interface Run { pack: Pack; start: number; end: number; items: RunItem[] }
+
+export class ChunkStore {
+  readonly dir: string;
+  readonly readOnly: boolean;
+  readonly params: ChunkerParams;
+  private readonly packDir: string;
+  private readonly packSize: number;
+  private readonly table = new IdTable(4096);
+  private readonly packs = new Map<number, Pack>();
+  private active: Pack | null = null;
+  private rotating: Promise<void> | null = null;
+  private syncing: Promise<void> | null = null;
+  private inflightBytes = 0;
+  private failed: Error | null = null;
+  private closed = false;
+  private openHandles = 0;
+  private useClock = 0;
+  private readonly lists = new Map<string, ChunkList>();
+  private listBytes = 0;
+  private lockPath: string | null = null;
+  private realDir: string;
+
+  private constructor(dir: string, opts: OpenOptions) {
+    this.dir = dir;
+    this.realDir = dir;
+    this.readOnly = !!opts.readOnly;
+    this.params = opts.chunker ?? DEFAULT_PARAMS;
+    this.packDir = join(dir, 'packs');
+    this.packSize = opts.packSize ?? DEFAULT_PACK_SIZE;
+    if (!(this.packSize >= 4096 && this.packSize <= 2 ** 40)) throw new RangeError(`packSize out of range: ${this.packSize}`);
+  }
+
+  static async open(dir: string, opts: OpenOptions = {}): Promise<ChunkStore> {
+    const s = new ChunkStore(resolve(dir), opts);
+    await s.init();
+    return s;
+  }
+
+  // ---------------------------------------------------------------- opening
+
+  private async init(): Promise<void> {
+    if (this.readOnly) {
+      const st = await stat(this.packDir).catch(() => null);
+      if (!st?.isDirectory()) throw new Error(`no content store at ${this.dir}`);
+    } else {
+      const created = await mkdir(this.packDir, { recursive: true });
+      if (created !== undefined) {
+        await fsWriteFile(join(this.dir, 'FORMAT'), FORMAT_LINE);
+        await syncDir(this.dir);
+        await syncDir(join(this.dir, '..'));
+      }
+    }
+    const fmt = await readFile(join(this.dir, 'FORMAT'), 'utf8').catch(() => null);
+    if (fmt !== null && fmt !== FORMAT_LINE) throw new Error(`content store ${this.dir} has an unknown format: ${fmt.trim()}`);
+    if (fmt === null && !this.readOnly) await fsWriteFile(join(this.dir, 'FORMAT'), FORMAT_LINE);
+    if (!this.readOnly) await this.lock();
+    try {
+      const names = await readdir(this.packDir);
+      const nums: number[] = [];
+      for (const n of names) {
+        const m = /^(\d{8})\.pack$/.exec(n);
+        if (m) nums.push(Number(m[1]));
+        else if (n.endsWith('.tmp') && !this.readOnly) await unlink(join(this.packDir, n)).catch(() => {});
+      }
+      nums.sort((a, b) => a - b);
+      for (const no of nums) await this.loadPack(no);
+      if (!this.readOnly) {
+        const last = nums.length ? this.packs.get(nums[nums.length - 1]) : undefined;
+        if (last && !last.damaged && last.end < this.packSize) {
+          await this.closeHandle(last);
+          last.fh = await open(last.path, 'r+');
+          this.openHandles++;
+          last.writable = true;
+          this.active = last;
+        }
+        for (const p of this.packs.values()) if (p !== this.active && p.idxStale) await this.writeIdx(p);
+      }
+      await this.evictHandles();
+    } catch (e) {
+      await this.releaseLock();
+      for (const p of this.packs.values()) await this.closeHandle(p);
+      throw e;
+    }
+  }
+
+  private async lock(): Promise<void> {
+    const real = this.dir;
+    if (openDirs.has(real)) throw new Error(`content store ${this.dir} is already open in this process`);
+    const me = `${process.pid} ${procStart(process.pid)}\n`;
+    const path = join(this.dir, 'LOCK');
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        await fsWriteFile(path, me, { flag: 'wx' });
+        this.lockPath = path;
+        this.realDir = real;
+        openDirs.add(real);
+        return;
+      } catch (e: any) {
+        if (e?.code !== 'EEXIST') throw e;
+      }
+      const held = (await readFile(path, 'utf8').catch(() => '')).trim().split(' ');
+      const pid = Number(held[0]);
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && processAlive(pid) && procStart(pid) === (held[1] ?? '')) {
+        throw new Error(`content store ${this.dir} is in use by process ${pid}`);
+      }
+      await unlink(path).catch(() => {}); // stale: its process is gone
+    }
+    throw new Error(`could not lock content store ${this.dir}`);
+  }
+
+  private async releaseLock(): Promise<void> {
+    if (!this.lockPath) return;
+    await unlink(this.lockPath).catch(() => {});
+    openDirs.delete(this.realDir);
+    this.lockPath = null;
+  }
+
+  private async loadPack(no: number): Promise<void> {
+    const path = join(this.packDir, packName(no));
+    const fh = await open(path, 'r');
+    let size: number;
+    try {
+      size = (await fh.stat()).size;
+      if (size < PACK_HEADER) {
+        // created but never got its header: nothing in it was ever acknowledged
+        await fh.close();
+        if (!this.readOnly) await unlink(path);
+        return;
+      }
+      const head = Buffer.alloc(PACK_HEADER);
+      await fh.read(head, 0, PACK_HEADER, 0);
+      if (!head.equals(PACK_MAGIC)) throw new Error(`${path} is not a basefs pack file`);
+    } catch (e) {
+      await fh.close().catch(() => {});
+      throw e;
+    }
+    const pack = new Pack(no, path, size);
+    pack.fh = fh;
+    this.openHandles++;
+    pack.lastUse = ++this.useClock;
+    this.packs.set(no, pack);
+    let from = PACK_HEADER;
+    const idx = await readFile(join(this.packDir, idxName(no))).catch(() => null);
+    const parsed = idx ? decodeIdx(idx) : null;
+    if (parsed && parsed.covered <= size) {
+      for (const e of parsed.entries) this.table.set(e.id, no, e.off, e.len);
+      from = parsed.covered;
+      pack.idxCovered = parsed.covered;
+      pack.idxStale = parsed.covered < size;
+    }
+    if (from < size) await this.scanPack(pack, from, size);
+    else pack.idxStale = false;
+  }
+
+  // Reads records in [from, to), verifying each one's hash: a torn or corrupt record is left
+  // out of the index (it reads as missing); a header that does not parse ends the scan and
+  // the pack is never appended to again.
+  private async scanPack(pack: Pack, from: number, to: number): Promise<void> {
+    const fh = pack.fh!;
+    const BLOCK = 8 * 1024 * 1024;
+    let pos = from;
+    const buf = Buffer.allocUnsafe(BLOCK);
+    while (pos < to) {
+      const want = Math.min(BLOCK, to - pos);
+      const { bytesRead } = await fh.read(buf, 0, want, pos);
+      if (bytesRead < Math.min(REC_HEADER, want)) break;
+      let p = 0;
+      for (;;) {
+        if (p + REC_HEADER > bytesRead) {
+          if (pos + p + REC_HEADER > to) { this.markDamaged(pack, pos + p); return; }
+          break;
+        }
+        const len = decodeRecordHeader(buf, p);
+        if (len < 0 || pos + p + REC_HEADER + len > to) { this.markDamaged(pack, pos + p); return; }
+        let data: Uint8Array;
+        if (p + REC_HEADER + len <= bytesRead) {
+          data = buf.subarray(p + REC_HEADER, p + REC_HEADER + len);
+        } else if (p === 0) {
+          const big = Buffer.allocUnsafe(len);
+          const r = await fh.read(big, 0, len, pos + REC_HEADER);
+          if (r.bytesRead !== len) { this.markDamaged(pack, pos); return; }
+          data = big;
+        } else {
+          break;
+        }
+        const id = buf.subarray(p, p + 32);
+        if (sameId(sha256(data), id)) this.table.set(id, pack.no, pos + p + REC_HEADER, len);
+        p += REC_HEADER + len;
+        if (p >= bytesRead) break;
+      }
+      pos += p;
+    }
+    pack.idxStale = true;
+  }
+
+  private markDamaged(pack: Pack, at: number): void {
+    pack.damaged = true;
+    pack.validEnd = at;
+    pack.idxStale = true;
+  }
+
+  // ---------------------------------------------------------------- writing
+
+  async writeBuffer(data: Uint8Array): Promise<ContentRef> {
+    return this.writeStream([data]);
+  }
+
+  async writeFile(path: string, onProgress?: (bytes: number) => void): Promise<ContentRef> {
+    const fh = await open(path, 'r');
+    try {
+      return await this.writeStream(readPieces(fh), onProgress);
+    } finally {
+      await fh.close();
+    }
+  }
+
+  // onProgress receives the number of bytes consumed so far (cumulative).
+  async writeStream(src: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, onProgress?: (bytes: number) => void): Promise<ContentRef> {
+    this.checkWritable();
+    const chunker = new Chunker(this.params);
+    const list = new ChunkListBuilder(256);
+    let bytes = 0;
+    for await (const piece of src) {
+      if (!(piece instanceof Uint8Array)) throw new TypeError('writeStream: source must yield Uint8Array pieces');
+      for (const c of chunker.push(piece)) {
+        const id = sha256(c);
+        list.add(id, c.length);
+        const p = this.store(id, c);
+        if (p) await p;
+      }
+      bytes += piece.length;
+      if (onProgress) onProgress(bytes);
+    }
+    for (const c of chunker.finish()) {
+      const id = sha256(c);
+      list.add(id, c.length);
+      const p = this.store(id, c);
+      if (p) await p;
+    }
+    const blob = list.finish();
+    const root = sha256(blob);
+    const p = this.store(root, blob);
+    if (p) await p;
+    await this.sync();
+    const rootBytes = new Uint8Array(root.buffer, root.byteOffset, 32);
+    this.cacheList(hexOf(rootBytes), new ChunkList(blob));
+    return { root: rootBytes, size: list.size };
+  }
+
+  // Used by the network: stores one chunk (data chunk or chunk list) received from a peer after
+  // checking that it hashes to the id it was asked for. Durable when it resolves unless
+  // opts.sync is false (then call flush()).
+  async putChunk(data: Uint8Array, expectHex?: string, opts: { sync?: boolean } = {}): Promise<string> {
+    this.checkWritable();
+    if (!(data instanceof Uint8Array)) throw new TypeError('putChunk: data must be a Uint8Array');
+    const id = sha256(data);
+    const hex = hexOf(id);
+    if (expectHex !== undefined && hex !== expectHex.toLowerCase()) {
+      throw new CorruptChunkError(expectHex.toLowerCase(), undefined, `received bytes do not match their hash (they hash to ${hex})`);
+    }
+    const durable = opts.sync !== false;
+    // without a sync the record may still be queued when we return: keep our own copy
+    const p = this.store(id, durable ? data : data.slice());
+    if (p) await p;
+    if (durable) await this.sync();
+    return hex;
+  }
+
+  // Makes every chunk stored so far durable.
+  async flush(): Promise<void> {
+    await this.sync();
+  }
+
+  // Forgets a chunk (it then reads as missing). Space is not reclaimed (no compaction yet).
+  // Durable when it resolves.
+  async deleteChunk(idHex: string): Promise<boolean> {
+    this.checkWritable();
+    const id = idFromHex(idHex);
+    const loc = this.table.get(id);
+    if (!loc) return false;
+    await this.sync();
+    if (!this.table.delete(id)) return false;
+    this.lists.delete(idHex.toLowerCase());
+    const pack = this.packs.get(loc.pack);
+    if (pack) {
+      pack.idxStale = true;
+      await this.writeIdx(pack);
+    }
+    return true;
+  }
+
+  // Queues a record unless the chunk is already stored. Returns a promise only when the caller
+  // must wait (new pack file, or too much data in flight).
+  private store(id: Uint8Array, data: Uint8Array): Promise<void> | null {
+    if (this.failed) throw this.storeFailed();
+    if (this.table.has(id)) return null;
+    const need = REC_HEADER + data.length;
+    const a = this.active;
+    if (!a || (a.end + need > this.packSize && a.end > PACK_HEADER)) return this.rotateThenStore(id, data);
+    this.append(a, id, data);
+    if (this.inflightBytes > MAX_INFLIGHT) return this.drainSome();
+    return null;
+  }
+
+  private async rotateThenStore(id: Uint8Array, data: Uint8Array): Promise<void> {
+    for (;;) {
+      if (this.table.has(id)) return;
+      const a = this.active;
+      if (a && !(a.end + REC_HEADER + data.length > this.packSize && a.end > PACK_HEADER)) break;
+      if (!this.rotating) this.rotating = this.rotate().finally(() => { this.rotating = null; });
+      await this.rotating;
+    }
+    this.append(this.active!, id, data);
+    if (this.inflightBytes > MAX_INFLIGHT) await this.drainSome();
+  }
+
+  private append(pack: Pack, id: Uint8Array, data: Uint8Array): void {
+    const off = pack.end + REC_HEADER;
+    pack.pending.push(encodeRecordHeader(id, data.length), data);
+    pack.pendingBytes += REC_HEADER + data.length;
+    pack.end += REC_HEADER + data.length;
+    pack.validEnd = pack.end;
+    pack.appendSeq++;
+    pack.idxStale = true;
+    this.table.set(id, pack.no, off, data.length);
+    if (pack.pendingBytes >= WRITE_BATCH) this.issue(pack);
+  }
+
+  // Hands the pending batch of a pack to the kernel (one writev).
+  private issue(pack: Pack): void {
+    if (pack.pendingBytes === 0) return;
+    if (this.failed) { // nothing more reaches the disk after a failure
+      pack.pending = [];
+      pack.pendingBytes = 0;
+      return;
+    }
+    const bufs = pack.pending;
+    const start = pack.pendingStart;
+    const bytes = pack.pendingBytes;
+    pack.pending = [];
+    pack.pendingBytes = 0;
+    pack.pendingStart = pack.end;
+    this.inflightBytes += bytes;
+    const fh = pack.fh!;
+    const p: Promise<void> = writevAll(fh, bufs, start).then(
+      () => { this.inflightBytes -= bytes; pack.inflight.delete(p); },
+      (e) => { this.inflightBytes -= bytes; pack.inflight.delete(p); this.fail(e); },
+    );
+    pack.inflight.add(p);
+    pack.sinceEarlySync += bytes;
+    if (pack.sinceEarlySync >= EARLY_SYNC && !pack.earlySync) {
+      // start writeback now so the fdatasync that acknowledges the write has little left to do
+      pack.sinceEarlySync = 0;
+      pack.earlySync = fh.datasync().then(() => {}, (e) => this.fail(e)).finally(() => { pack.earlySync = null; });
+    }
+  }
+
+  private async drainSome(): Promise<void> {
+    while (this.inflightBytes > MAX_INFLIGHT / 2) {
+      const all: Promise<void>[] = [];
+      for (const p of this.packs.values()) for (const w of p.inflight) all.push(w);
+      if (all.length === 0) break;
+      await Promise.race(all);
+    }
+    if (this.failed) throw this.storeFailed();
+  }
+
+  private async rotate(): Promise<void> {
+    if (this.failed) throw this.storeFailed();
+    const old = this.active;
+    if (old) {
+      this.active = null;
+      await this.syncPacks([old]);
+      old.writable = false;
+      await this.writeIdx(old);
+    }
+    let no = 1;
+    for (const k of this.packs.keys()) if (k >= no) no = k + 1;
+    const path = join(this.packDir, packName(no));
+    const fh = await open(path, 'wx+');
+    try {
+      await fh.write(PACK_MAGIC, 0, PACK_HEADER, 0);
+      await fh.datasync();
+      await syncDir(this.packDir); // the new file's directory entry must survive a power cut
+    } catch (e) {
+      await fh.close().catch(() => {});
+      this.fail(e);
+      throw this.storeFailed();
+    }
+    const pack = new Pack(no, path, PACK_HEADER);
+    pack.fh = fh;
+    this.openHandles++;
+    pack.writable = true;
+    pack.idxStale = true;
+    pack.lastUse = ++this.useClock;
+    this.packs.set(no, pack);
+    this.active = pack;
+    await this.evictHandles();
+  }
+
+  // Group commit: returns once every record appended before the call is on stable storage.
+  private async sync(): Promise<void> {
+    const targets: [Pack, number][] = [];
+    for (const p of this.packs.values()) if (p.appendSeq > p.syncedSeq) targets.push([p, p.appendSeq]);
+    for (;;) {
+      if (this.failed) throw this.storeFailed();
+      if (targets.every(([p, seq]) => p.syncedSeq >= seq)) return;
+      if (this.syncing) {
+        await this.syncing.catch(() => {});
+        continue;
+      }
+      const dirty = [...this.packs.values()].filter((p) => p.appendSeq > p.syncedSeq);
+      this.syncing = this.syncPacks(dirty).finally(() => { this.syncing = null; });
+      await this.syncing.catch(() => {});
+    }
+  }
+
+  private async syncPacks(packs: Pack[]): Promise<void> {
+    await Promise.all(packs.map(async (p) => {
+      const seq = p.appendSeq; // everything appended up to here is issued below
+      const end = p.end;
+      this.issue(p);
+      await Promise.all([...p.inflight]);
+      if (this.failed) throw this.storeFailed();
+      if (p.readableEnd < end) p.readableEnd = end;
+      try {
+        await p.fh!.datasync();
+      } catch (e) {
+        this.fail(e);
+        throw this.storeFailed();
+      }
+      if (p.syncedSeq < seq) p.syncedSeq = seq;
+      if (p.syncedEnd < end) p.syncedEnd = end;
+    }));
+  }
+
+  private fail(e: unknown): void {
+    if (!this.failed) this.failed = e instanceof Error ? e : new Error(String(e));
+  }
+
+  private storeFailed(): Error {
+    return new Error(`content store ${this.dir} stopped after a write error (${this.failed?.message}); restart to recover`);
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new Error(`content store ${this.dir} is closed`);
+  }
+
+  private checkWritable(): void {
+    this.checkOpen();
+    if (this.readOnly) throw new Error(`content store ${this.dir} is open read-only`);
+    if (this.failed) throw this.storeFailed();
+  }
+
+  private async writeIdx(pack: Pack): Promise<void> {
+    if (this.readOnly) return;
+    const covered = pack.damaged ? pack.validEnd : pack.syncedEnd;
+    const entries: IdxEntry[] = [];
+    for (const e of this.table.entries()) if (e.pack === pack.no && e.off + e.len <= covered) entries.push({ id: e.id, off: e.off, len: e.len });
+    entries.sort((a, b) => a.off - b.off);
+    const final = join(this.packDir, idxName(pack.no));
+    const tmp = final + '.tmp';
+    const fh = await open(tmp, 'w');
+    try {
+      await fh.writeFile(encodeIdx(covered, entries));
+      await fh.datasync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, final);
+    await syncDir(this.packDir);
+    pack.idxCovered = covered;
+    pack.idxStale = false;
+  }
+
+  // ---------------------------------------------------------------- reading
+
+  async hasChunk(idHex: string): Promise<boolean> {
+    this.checkOpen();
+    return this.table.has(idFromHex(idHex));
+  }
+
+  // Verified bytes of one chunk, or null if it is not stored (a chunk found corrupt is
+  // dropped from the index and reported as absent, so it gets fetched again).
+  async getChunk(idHex: string): Promise<Uint8Array | null> {
+    this.checkOpen();
+    const id = idFromHex(idHex);
+    const loc = this.table.get(id);
+    if (!loc) return null;
+    try {
+      return await this.readOne(id, loc);
+    } catch (e) {
+      if (e instanceof CorruptChunkError) return null;
+      throw e;
+    }
+  }
+
+  async chunkList(root: Uint8Array): Promise<ChunkInfo[]> {
+    const list = await this.loadList(root);
+    const out: ChunkInfo[] = new Array(list.count);
+    for (let i = 0; i < list.count; i++) out[i] = { id: list.id(i).slice(), size: list.chunkSize(i), offset: list.offsets[i] };
+    return out;
+  }
+
+  // Size of the content, from its chunk list.
+  async size(root: Uint8Array): Promise<number> {
+    return (await this.loadList(root)).size;
+  }
+
+  async missing(root: Uint8Array): Promise<string[]> {
+    this.checkOpen();
+    let list: ChunkList;
+    try {
+      list = await this.loadList(root);
+    } catch (e) {
+      if (e instanceof MissingChunksError || e instanceof CorruptChunkError) return [hexOf(root)];
+      throw e;
+    }
+    return this.missingIn(list, 0, list.count);
+  }
+
+  private missingIn(list: ChunkList, from: number, to: number): string[] {
+    const out: string[] = [];
+    let seen: Set<string> | null = null;
+    for (let i = from; i < to; i++) {
+      if (this.table.has(list.id(i))) continue;
+      const h = list.idHex(i);
+      seen ??= new Set();
+      if (!seen.has(h)) { seen.add(h); out.push(h); }
+    }
+    return out;
+  }
+
+  async read(root: Uint8Array, offset: number, length: number, label?: string): Promise<Uint8Array> {
+    this.checkOpen();
+    if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) throw new RangeError(`bad read range ${offset}+${length}`);
+    const list = await this.loadList(root, label);
+    const end = Math.min(list.size, offset + length);
+    if (offset >= end) return new Uint8Array(0);
+    const first = list.find(offset);
+    const last = list.find(end - 1);
+    const miss = this.missingIn(list, first, last + 1);
+    if (miss.length) throw new MissingChunksError(miss, label);
+    const out = Buffer.allocUnsafe(end - offset);
+    const runs = this.planRuns(list, first, last + 1);
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < runs.length) {
+        const run = runs[next++];
+        const chunks = await this.readRun(run, list, label);
+        for (let k = 0; k < run.items.length; k++) {
+          const it = run.items[k];
+          const cStart = list.offsets[it.i];
+          const data = chunks[k];
+          const a = Math.max(offset, cStart);
+          const b = Math.min(end, cStart + data.length);
+          out.set(data.subarray(a - cStart, b - cStart), a - offset);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(READ_AHEAD, runs.length) }, worker));
+    return new Uint8Array(out.buffer, out.byteOffset, out.length);
+  }
+
+  async readAll(root: Uint8Array, label?: string): Promise<Uint8Array> {
+    const list = await this.loadList(root, label);
+    return this.read(root, 0, list.size, label);
+  }
+
+  // Streams the content chunk by chunk (verified), reading ahead a few runs. All chunks are
+  // checked to be present before the first byte is produced.
+  async *readStream(root: Uint8Array, label?: string): AsyncGenerator<Uint8Array> {
+    this.checkOpen();
+    const list = await this.loadList(root, label);
+    const miss = this.missingIn(list, 0, list.count);
+    if (miss.length) throw new MissingChunksError(miss, label);
+    // plan lazily, a window at a time, so a huge file does not need a huge plan
+    const WINDOW = 256;
+    const queue: { run: Run; p: Promise<Uint8Array[]> }[] = [];
+    let planned = 0;
+    let pendingRuns: Run[] = [];
+    const refill = (): void => {
+      while (queue.length < READ_AHEAD) {
+        if (pendingRuns.length === 0) {
+          if (planned >= list.count) return;
+          const to = Math.min(list.count, planned + WINDOW);
+          pendingRuns = this.planRuns(list, planned, to);
+          planned = to;
+        }
+        const run = pendingRuns.shift()!;
+        const p = this.readRun(run, list, label);
+        p.catch(() => {}); // observed when dequeued
+        queue.push({ run, p });
+      }
+    };
+    try {
+      refill();
+      while (queue.length) {
+        const { p } = queue.shift()!;
+        const chunks = await p;
+        refill();
+        for (const c of chunks) yield c;
+      }
+    } finally {
+      for (const q of queue) q.p.catch(() => {});
+    }
+  }
+
+  private async loadList(root: Uint8Array, label?: string): Promise<ChunkList> {
+    this.checkOpen();
+    if (!(root instanceof Uint8Array) || root.length !== 32) throw new TypeError('content root must be 32 bytes');
+    const hex = hexOf(root);
+    const cached = this.lists.get(hex);
+    if (cached) {
+      this.lists.delete(hex); // LRU: move to the back
+      this.lists.set(hex, cached);
+      return cached;
+    }
+    if (sameId(root, EMPTY_ROOT)) {
+      const l = new ChunkList(new ChunkListBuilder(0).finish());
+      this.cacheList(hex, l);
+      return l;
+    }
+    const loc = this.table.get(root);
+    if (!loc) throw new MissingChunksError([hex], label);
+    const blob = await this.readOne(root, loc, label);
+    let list: ChunkList;
+    try {
+      list = new ChunkList(blob);
+    } catch (e) {
+      if (e instanceof InvalidChunkListError) throw new InvalidChunkListError(`${label ? `${label}: ` : ''}content root ${hex} is not a chunk list (${e.message})`);
+      throw e;
+    }
+    this.cacheList(hex, list);
+    return list;
+  }
+
+  private cacheList(hex: string, list: ChunkList): void {
+    if (list.blob.length > LIST_CACHE_BYTES / 4) return;
+    const old = this.lists.get(hex);
+    if (old) { this.lists.delete(hex); this.listBytes -= old.blob.length; }
+    this.lists.set(hex, list);
+    this.listBytes += list.blob.length;
+    for (const [k, v] of this.lists) {
+      if (this.listBytes <= LIST_CACHE_BYTES) break;
+      this.lists.delete(k);
+      this.listBytes -= v.blob.length;
+    }
+  }
+
+  // Groups chunks [from, to) of a list into runs of records adjacent in one pack.
+  private planRuns(list: ChunkList, from: number, to: number): Run[] {
+    const runs: Run[] = [];
+    let run: Run | null = null;
+    for (let i = from; i < to; i++) {
+      if (run && i > from && sameIdAt(list, i, i - 1)) {
+        run.items.push({ i, off: 0, len: 0, repeat: true });
+        continue;
+      }
+      const loc = this.table.get(list.id(i));
+      if (!loc) throw new MissingChunksError([list.idHex(i)]);
+      const pack = this.packs.get(loc.pack)!;
+      if (run && run.pack === pack && loc.off === run.end + REC_HEADER && loc.off + loc.len - run.start <= READ_RUN) {
+        run.items.push({ i, off: loc.off, len: loc.len, repeat: false });
+        run.end = loc.off + loc.len;
+      } else {
+        run = { pack, start: loc.off, end: loc.off + loc.len, items: [{ i, off: loc.off, len: loc.len, repeat: false }] };
+        runs.push(run);
+      }
+    }
+    return runs;
+  }
+
+  // Reads a run with one pread and verifies every chunk in it; returns the chunks' bytes.
+  private async readRun(run: Run, list: ChunkList, label?: string): Promise<Uint8Array[]> {
+    const buf = await this.readAt(run.pack, run.start, run.end - run.start);
+    const out: Uint8Array[] = [];
+    let prev: Uint8Array | null = null;
+    for (const it of run.items) {
+      if (it.repeat) { out.push(prev!); continue; }
+      const data = buf.subarray(it.off - run.start, it.off - run.start + it.len);
+      const id = list.id(it.i);
+      if (data.length !== it.len || !sameId(sha256(data), id)) throw this.corrupt(id, label);
+      out.push(data);
+      prev = data;
+    }
+    return out;
+  }
+
+  private async readOne(id: Uint8Array, loc: Loc, label?: string): Promise<Uint8Array> {
+    const pack = this.packs.get(loc.pack)!;
+    const data = await this.readAt(pack, loc.off, loc.len);
+    if (data.length !== loc.len || !sameId(sha256(data), id)) throw this.corrupt(id, label);
+    return data;
+  }
+
+  // Drops a chunk found corrupt from the index (so it reads as missing and gets fetched again)
+  // and returns the error to throw.
+  private corrupt(id: Uint8Array, label?: string): CorruptChunkError {
+    const hex = hexOf(id);
+    const loc = this.table.get(id);
+    if (loc) {
+      this.table.delete(id);
+      const p = this.packs.get(loc.pack);
+      if (p) p.idxStale = true;
+    }
+    this.lists.delete(hex);
+    return new CorruptChunkError(hex, label);
+  }
+
+  private async readAt(pack: Pack, off: number, len: number): Promise<Buffer> {
+    if (off + len > pack.readableEnd) {
+      // part of it may still be queued or in flight: write it out first
+      const end = pack.end;
+      this.issue(pack);
+      await Promise.all([...pack.inflight]);
+      if (pack.readableEnd < end) pack.readableEnd = end;
+    }
+    const fh = await this.handle(pack);
+    pack.pins++;
+    try {
+      const buf = Buffer.allocUnsafe(len);
+      let got = 0;
+      while (got < len) {
+        const { bytesRead } = await fh.read(buf, got, len - got, off + got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      return got === len ? buf : buf.subarray(0, got);
+    } finally {
+      pack.pins--;
+    }
+  }
+
+  private async handle(pack: Pack): Promise<FileHandle> {
+    pack.lastUse = ++this.useClock;
+    if (pack.fh) return pack.fh;
+    const fh = await open(pack.path, 'r');
+    if (pack.fh) { await fh.close(); return pack.fh; }
+    pack.fh = fh;
+    this.openHandles++;
+    void this.evictHandles();
+    return fh;
+  }
+
+  private async evictHandles(): Promise<void> {
+    while (this.openHandles > MAX_OPEN_PACKS) {
+      let victim: Pack | null = null;
+      for (const p of this.packs.values()) {
+        if (!p.fh || p.writable || p.pins > 0 || p.inflight.size > 0) continue;
+        if (!victim || p.lastUse < victim.lastUse) victim = p;
+      }
+      if (!victim) return;
+      await this.closeHandle(victim);
+    }
+  }
+
+  private async closeHandle(p: Pack): Promise<void> {
+    const fh = p.fh;
+    if (!fh) return;
+    p.fh = null;
+    this.openHandles--;
+    await fh.close().catch(() => {});
+  }
+
+  // ---------------------------------------------------------------- stats, close
+
+  async stats(referenced?: Iterable<Uint8Array>): Promise<StoreStats> {
+    this.checkOpen();
+    let packBytes = 0;
+    for (const p of this.packs.values()) packBytes += p.end;
+    const out: StoreStats = { chunksStored: this.table.count, bytesStored: this.table.bytes, referenced: 0, missing: 0, logicalBytes: 0, packBytes, packs: this.packs.size };
+    if (!referenced) return out;
+    const seen = new Set<string>();
+    for (const root of referenced) {
+      const hex = hexOf(root);
+      let list: ChunkList | null = null;
+      try {
+        list = await this.loadList(root);
+      } catch (e) {
+        if (!(e instanceof MissingChunksError || e instanceof CorruptChunkError || e instanceof InvalidChunkListError)) throw e;
+      }
+      if (!seen.has(hex)) {
+        seen.add(hex);
+        out.referenced++;
+        if (!list && !sameId(root, EMPTY_ROOT)) out.missing++;
+      }
+      if (!list) continue;
+      out.logicalBytes += list.size;
+      for (let i = 0; i < list.count; i++) {
+        const h = list.idHex(i);
+        if (seen.has(h)) continue;
+        seen.add(h);
+        out.referenced++;
+        if (!this.table.has(list.id(i))) out.missing++;
+      }
+    }
+    return out;
+  }
+
+  // Test hook: drops the store as a killed process would (queued records are lost, no index
+  // files written), leaving the directory to be reopened.
+  async crashForTests(): Promise<void> {
+    this.closed = true;
+    this.fail(new Error('simulated crash'));
+    for (const p of this.packs.values()) {
+      p.pending = [];
+      await Promise.all([...p.inflight]).catch(() => {});
+      if (p.earlySync) await p.earlySync.catch(() => {});
+      await this.closeHandle(p);
+    }
+    await this.releaseLock();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    try {
+      if (!this.readOnly && !this.failed) {
+        while (this.rotating) await this.rotating.catch(() => {});
+        await this.sync();
+        for (const p of this.packs.values()) if (p.idxStale || p.idxCovered < (p.damaged ? p.validEnd : p.syncedEnd)) await this.writeIdx(p);
+      }
+    } finally {
+      this.closed = true;
+      for (const p of this.packs.values()) {
+        await Promise.all([...p.inflight]).catch(() => {});
+        if (p.earlySync) await p.earlySync.catch(() => {});
+        await this.closeHandle(p);
+      }
+      this.lists.clear();
+      await this.releaseLock();
+    }
+  }
+}
+
+function sameIdAt(list: ChunkList, i: number, j: number): boolean {
+  return sameId(list.id(i), list.id(j));
+}
+
+// writev of many buffers at a position, coping with IOV_MAX and short writes.
+async function writevAll(fh: FileHandle, bufs: Uint8Array[], pos: number): Promise<void> {
+  let i = 0;
+  while (i < bufs.length) {
+    const group = bufs.slice(i, i + IOV_MAX);
+    let total = 0;
+    for (const b of group) total += b.length;
+    let written = 0;
+    while (written < total) {
+      let rest: Uint8Array[] = group;
+      if (written > 0) {
+        rest = [];
+        let skip = written;
+        for (const b of group) {
+          if (skip >= b.length) { skip -= b.length; continue; }
+          rest.push(skip > 0 ? b.subarray(skip) : b);
+          skip = 0;
+        }
+      }
+      const { bytesWritten } = await fh.writev(rest as NodeJS.ArrayBufferView[], pos + written);
+      if (bytesWritten <= 0) throw new Error('writev wrote nothing');
+      written += bytesWritten;
+    }
+    pos += total;
+    i += IOV_MAX;
+  }
+}
+
+async function* readPieces(fh: FileHandle): AsyncGenerator<Uint8Array> {
+  const SIZE = 2 * 1024 * 1024;
+  const issue = (at: number) => fh.read(Buffer.allocUnsafeSlow(SIZE), 0, SIZE, at);
+  let pos = 0;
+  let cur = issue(0);
+  try {
+    for (;;) {
+      const { bytesRead, buffer } = await cur;
+      if (bytesRead === 0) return;
+      pos += bytesRead;
+      cur = issue(pos); // read ahead while the caller works on this piece
+      yield buffer.subarray(0, bytesRead);
+    }
+  } finally {
+    await cur.catch(() => {});
+  }
+}
+
+async function syncDir(path: string): Promise<void> {
+  const fh = await open(path, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e: any) {
+    return e?.code === 'EPERM';
+  }
+}
+
+// Start time of a process (field 22 of /proc/PID/stat), so a reused pid is not taken for the
+// lock holder; empty where /proc is not available.
+function procStart(pid: number): string {
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return s.slice(s.lastIndexOf(')') + 2).split(' ')[19] ?? '';
+  } catch {
+    return '';
+  }
+}
