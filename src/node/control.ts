@@ -106,6 +106,12 @@ export function callControl(path: string, method: string, params: unknown[], tim
       if (r.error) reject(new UserError(r.error.message, r.error.code));
       else resolve(r.result);
     });
+    // The node died or closed the connection without answering (a SIGKILL mid-request):
+    // fail now instead of waiting for the timeout. (A no-op once settled.)
+    s.once('close', () => {
+      clearTimeout(timer);
+      reject(new UserError(`the node closed the control connection before answering ${method} (did it stop or crash?); check with basefs status`, 'ECONNRESET'));
+    });
     s.once('error', (e: NodeJS.ErrnoException) => {
       clearTimeout(timer);
       reject(e.code === 'EACCES' ? new UserError(`permission denied on the control socket ${path}: only its owner may control this node`, 'EACCES') : new UserError(`cannot reach the node's control socket ${path}: ${e.message}`, e.code));
