@@ -787,8 +787,8 @@ export class FuseFs {
   private async rename(src: string, dest: string): Promise<void> {
     const ws = where(src);
     const wd = where(dest);
-    if (ws.k !== 'live' || wd.k !== 'live') fail(ws.k === 'snaps' || wd.k === 'snaps' ? EPERM : EROFS);
     if (RESERVED.has(src) || RESERVED.has(dest)) fail(EPERM, 'reserved name');
+    if (ws.k !== 'live' || wd.k !== 'live') fail(EROFS);
     if (src === dest) return;
     if (HIDDEN_RE.test(baseName(dest))) return this.hide(src, dest);
     const hid = this.hidden.get(src);
