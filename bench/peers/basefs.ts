@@ -12,6 +12,7 @@ import { multiaddr } from '@multiformats/multiaddr';
 import { sha256hex } from './common.ts';
 
 const NAME = 'bench';
+const MAX_GET_RUNS = Number(process.env.BENCH_PEERS_GET_RUNS ?? 30);
 
 function logBytes(fs: Filesystem): number {
   let n = 0;
@@ -76,6 +77,12 @@ export class BasefsWriter {
     throw new Error(`basefs node listens on no 127.0.0.1 address: ${this.node.net!.addrs().join(', ')}`);
   }
 
+  // The serving node's counters (requests it refused, bytes it sent), for the report.
+  serverStats(): Record<string, number> {
+    const c = this.node?.net?.counters;
+    return c ? { rateLimited: c.rateLimited, syncsIn: c.syncsIn, chunksOut: c.chunksOut, chunkBytesOut: c.chunkBytesOut } : {};
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -93,31 +100,48 @@ export class BasefsPeer {
     this.dir = dir;
   }
 
-  // A node with an empty log (what `basefs get` starts from), network on 127.0.0.1.
   async init(_key: string): Promise<void> {
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    const empty = await Filesystem.open(this.dir, NAME, null, { allowEmpty: true });
-    await empty.close();
-    this.node = await startNode(nodeOpts(this.dir, null));
   }
 
   private get fs(): Filesystem {
     return this.node!.fs;
   }
 
-  // Pull the whole log from the first node (through the proxy), then every file's chunks.
+  // `basefs get bench 127.0.0.1:PORT` (through the proxy), as an operator fetches a filesystem:
+  // opens an empty data directory, pulls and verifies the whole log over the sync protocol,
+  // then every file's chunks (four files at a time), each verified against its hash.
+  // `basefs get` is resumable: when a run leaves files incomplete the operator runs it again
+  // (a second later here); the runs are counted and reported, at most MAX_GET_RUNS.
+  attempts = 0;
+  incompleteFirst = 0;
   async fetchAll(port: number): Promise<void> {
-    const net = this.node!.net!;
-    const res = await net.syncWith(`/ip4/127.0.0.1/tcp/${port}`, { timeoutMs: 120_000 });
-    if (!res.complete) throw new Error('basefs sync did not complete');
-    net.content.enqueueAll();
-    await net.content.whenIdle();
-    const st = await this.fs.content.stats(this.fs.contentRoots());
-    if (st.missing > 0) throw new Error(`basefs peer still misses ${st.missing} chunks`);
+    const { getFilesystem } = await import('../../src/cli/net-commands.ts');
+    for (;;) {
+      this.attempts++;
+      const r = await getFilesystem(this.dir, NAME, `127.0.0.1:${port}`, null, true);
+      if (this.attempts === 1) this.incompleteFirst = r.filesIncomplete;
+      if (r.filesIncomplete === 0) return;
+      if (this.attempts >= MAX_GET_RUNS) throw new Error(`basefs get left ${r.filesIncomplete} files incomplete after ${this.attempts} runs`);
+      await new Promise((res) => setTimeout(res, 1000));
+    }
   }
 
-  // The first node rewrote PATH and gossiped the entry; wait until the new version is here
-  // with all of its content.
+  // Then `basefs run bench -j 127.0.0.1:PORT`: a full node, connected to the first one (not
+  // timed). Waits until gossip flows both ways and the initial anti-entropy exchange is over.
+  async live(port: number): Promise<void> {
+    this.node = await startNode({ ...nodeOpts(this.dir, null), join: [`127.0.0.1:${port}`] });
+    const net = this.node.net!;
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const subs = net.topic ? net.libp2p.services.pubsub.getSubscribers(net.topic) : [];
+      if (subs.length > 0 && net.members().some((m) => m.connected)) break;
+      if (Date.now() > deadline) throw new Error('basefs second node did not join the first one');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await new Promise((r) => setTimeout(r, 1500));
+  }
+
   async fetchUpdate(path: string, expectSha: string): Promise<void> {
     const deadline = Date.now() + 600_000;
     while (Date.now() < deadline) {
@@ -132,16 +156,27 @@ export class BasefsPeer {
   }
 
   async digest(): Promise<Record<string, string>> {
+    const fs = this.node ? this.node.fs : await Filesystem.open(this.dir, NAME, null);
     const out: Record<string, string> = {};
     const walk = async (p: string) => {
-      for (const name of this.fs.state.readdir(p)) {
+      for (const name of fs.state.readdir(p)) {
         const c = p === '/' ? '/' + name : p + '/' + name;
-        const n = this.fs.lookup(c);
+        const n = fs.lookup(c);
         if (n?.type === 'dir') await walk(c);
-        else if (n?.type === 'file') out[c] = sha256hex(await this.fs.readFile(c));
+        else if (n?.type === 'file') {
+          try {
+            out[c] = sha256hex(await fs.readFile(c));
+          } catch (e) {
+            out[c] = `unreadable: ${(e as Error).message}`;
+          }
+        }
       }
     };
-    await walk('/');
+    try {
+      await walk('/');
+    } finally {
+      if (!this.node) await fs.close();
+    }
     return out;
   }
 

@@ -139,15 +139,20 @@ export class HyperPeer {
     this.dir = dir;
   }
 
+  private key = '';
+
   async init(key: string): Promise<void> {
-    const { Corestore, Hyperdrive } = load();
-    this.store = new Corestore(this.dir);
-    this.drive = new Hyperdrive(this.store, Buffer.from(key, 'hex'));
-    await this.drive.ready();
+    load();
+    this.key = key;
   }
 
-  // Connects (through the counting proxy), then downloads the latest version of everything.
+  // Opens an empty store, connects (through the counting proxy), then downloads the latest
+  // version of everything (index and blobs), each block verified against the signed tree.
   async fetchAll(port: number): Promise<void> {
+    const { Corestore, Hyperdrive } = load();
+    this.store = new Corestore(this.dir);
+    this.drive = new Hyperdrive(this.store, Buffer.from(this.key, 'hex'));
+    await this.drive.ready();
     const done = this.drive.findingPeers();
     this.socket = net.connect(port, '127.0.0.1');
     await new Promise<void>((resolve, reject) => {
@@ -160,6 +165,9 @@ export class HyperPeer {
     const dl = this.drive.download('/');
     await dl.done();
   }
+
+  // Replication stays live on the same connection: nothing to do.
+  async live(_port: number): Promise<void> {}
 
   // After the first node rewrote PATH: get the new version and its missing blocks.
   async fetchUpdate(path: string, expectSha: string): Promise<void> {
@@ -178,9 +186,12 @@ export class HyperPeer {
   async digest(): Promise<Record<string, string>> {
     const out: Record<string, string> = {};
     for await (const e of this.drive.list('/', { recursive: true })) {
-      const b = await this.drive.get(e.key, { wait: false });
-      if (!b) throw new Error(`hyperdrive peer lacks ${e.key}`);
-      out[e.key] = sha256hex(b);
+      try {
+        const b = await this.drive.get(e.key, { wait: false });
+        out[e.key] = b ? sha256hex(b) : 'missing';
+      } catch (err) {
+        out[e.key] = `unreadable: ${(err as Error).message}`;
+      }
     }
     return out;
   }

@@ -42,7 +42,7 @@ export function renderSvg(bars: Bar[], title: string): string {
   for (let k = -dec; k <= dec; k++) {
     const x = xOf(10 ** k);
     p.push(`<line x1="${x.toFixed(1)}" y1="${top - 6}" x2="${x.toFixed(1)}" y2="${top + bars.length * rowH}" stroke="${k === 0 ? '#333' : '#ddd'}" stroke-width="${k === 0 ? 1.5 : 1}"/>`);
-    p.push(`<text x="${x.toFixed(1)}" y="${top + bars.length * rowH + 16}" text-anchor="middle" fill="#555">${fmt(10 ** k)}</text>`);
+    p.push(`<text x="${x.toFixed(1)}" y="${top + bars.length * rowH + 16}" text-anchor="middle" fill="#555">${k < 0 ? (10 ** k).toFixed(-k) : String(10 ** k)}x</text>`);
   }
   const goal = xOf(1.5);
   p.push(`<line x1="${goal.toFixed(1)}" y1="${top - 6}" x2="${goal.toFixed(1)}" y2="${top + bars.length * rowH}" stroke="#1e8449" stroke-dasharray="4,3"/>`);
