@@ -158,7 +158,7 @@ export class ContentFetcher {
         logger.debug({ peer, err: (e as Error).message }, 'chunk request failed');
       }
       const next = await this.fs.content.missing(root);
-      if (!progress || next.length >= missing.length) {
+      if (!progress) {
         tried.add(peer);
         if (peer === prefer) prefer = null;
       }

@@ -433,7 +433,7 @@ export class NetNode extends EventEmitter {
     const fsm = await this.openStream(id, SYNC_PROTOCOL, opts.timeoutMs ?? STREAM_TIMEOUT_MS);
     this.counters.syncsOut++;
     try {
-      const res = await pullSession(this.fs, fsm, { index: this.index, ...opts });
+      const res = await pullSession(this.fs, fsm, { index: this.index, expectName: this.fs.name, ...opts });
       r.lastSeen = Date.now();
       r.lastSync = Date.now();
       r.member = true;
@@ -461,7 +461,7 @@ export class NetNode extends EventEmitter {
 
   // Schedules a pull from PEER (coalesced: one running and at most one pending per peer).
   requestSync(id: string): void {
-    if (this.stopped || !this.fs.dag.fsId || this.o.autoConnect === false) return;
+    if (this.stopped || this.o.autoConnect === false) return;
     const r = this.rec(id);
     if (r.foreign) return;
     if (r.syncing) {
