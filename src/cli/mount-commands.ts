@@ -60,6 +60,8 @@ export function registerMountCommands(program: Command): void {
     .option('-f, --foreground', 'stay in the foreground, logging to stderr; Ctrl-C unmounts')
     .option('-j, --join <addrs>', 'comma-separated ip[:port] or multiaddrs of peers to dial')
     .option('--port <n>', 'TCP port to listen on (default: derived from NAME; 0 = any free port)')
+    .option('--host <ip>', 'listen address', '0.0.0.0')
+    .option('--no-mdns', 'do not announce or discover peers on the LAN')
     .option('--local', 'no networking at all: a single-node mount (tests, offline use)')
     .option('--debug-fuse', 'log every FUSE request (very verbose)')
     .addHelpText('after', `
@@ -67,7 +69,7 @@ Inside the mount:
   DIR/.snap/LABEL       read-only snapshot; mkdir DIR/.snap/LABEL takes one (= basefs snapshot)
   DIR/.conflicts/PATH/  conflict losers of PATH, one entry per losing version (id prefix)
 Both are hidden from directory listings; see docs/FUSE.md. Stop with: basefs unmount NAME`)
-    .action(async (name: string, dir: string, o: { foreground?: boolean; join?: string; port?: string; local?: boolean; debugFuse?: boolean }, cmd: Command) => {
+    .action(async (name: string, dir: string, o: { foreground?: boolean; join?: string; port?: string; host: string; mdns: boolean; local?: boolean; debugFuse?: boolean }, cmd: Command) => {
       const g = globals(cmd);
       const h = home(g);
       checkName(name);
@@ -97,7 +99,7 @@ Both are hidden from directory listings; see docs/FUSE.md. Stop with: basefs unm
         out(g.json, { name, mountpoint: abs, pid, log }, () => `mounted ${name} at ${abs} (node pid ${pid}, log ${log}); stop with: basefs unmount ${name}`);
         return;
       }
-      await runMounted(g, h, name, abs, { join, port, local: !!o.local, debug: !!o.debugFuse });
+      await runMounted(g, h, name, abs, { join, port, host: o.host, mdns: o.mdns, local: !!o.local, debug: !!o.debugFuse });
     });
 
   program
@@ -139,11 +141,11 @@ Both are hidden from directory listings; see docs/FUSE.md. Stop with: basefs unm
 
 // The foreground mount: node + FUSE in this process until SIGINT/SIGTERM or an external
 // unmount (fusermount -u), then a clean stop: commit open files, unmount, close the log.
-async function runMounted(g: ReturnType<typeof globals>, h: string, name: string, dir: string, o: { join: string[]; port?: number; local: boolean; debug: boolean }): Promise<void> {
+async function runMounted(g: ReturnType<typeof globals>, h: string, name: string, dir: string, o: { join: string[]; port?: number; host: string; mdns: boolean; local: boolean; debug: boolean }): Promise<void> {
   const { startNode } = await import('../node/runtime.ts');
   const { mountFilesystem, mountAt } = await import('../fuse/mount.ts');
   const kp = maybeKey(g);
-  const node = await startNode({ home: h, name, kp, port: o.port, join: o.join, network: !o.local });
+  const node = await startNode({ home: h, name, kp, port: o.port, join: o.join, listenHost: o.host, mdns: o.mdns, network: !o.local });
   let m;
   try {
     m = await mountFilesystem(node.fs, dir, { debug: o.debug });
