@@ -9,8 +9,8 @@
 // replication workloads in a process of its own (`--peer`), so neither system inherits the
 // other's heap, caches or event loop. Workloads and setup: docs/BENCH-PEERS.md.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync, existsSync, readFileSync } from 'node:fs';
+import { tmpdir, cpus, totalmem, release } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -22,6 +22,9 @@ import { renderSvg, type Bar } from './peers/svg.ts';
 const SELF = fileURLToPath(import.meta.url);
 const ROOT = dirname(dirname(SELF));
 const SVG_PATH = join(ROOT, 'docs', 'bench-peers.svg');
+const DOC_PATH = join(ROOT, 'docs', 'BENCH-PEERS.md');
+const DOC_START = '<!-- results:start (written by bench/peers.ts) -->';
+const DOC_END = '<!-- results:end -->';
 const LARGE = '/large.bin';
 
 // ---------------------------------------------------------------- the two systems
@@ -442,7 +445,7 @@ export async function runPeersBench(): Promise<string> {
   const notes: string[] = [];
   if (runs.some((n) => n > 1)) notes.push(`\`basefs get\` (resumable) had to be run ${runs.join(', ')} time(s) in the ${rounds} round(s) before every file was complete (the first run left ${drive.basefs.map((d) => d.replIncompleteFirst).join(', ')} file(s) incomplete); the replication time and bytes include every run and the 1 s pause before each rerun.`);
   const limited = drive.basefs.map((d) => d.replServer?.rateLimited ?? 0);
-  if (limited.some((n) => n > 0)) notes.push(`During replication the first basefs node's rate limiter refused ${limited.join(', ')} chunk-stream request(s) (per round) from the second node: \`basefs get\` opens a stream per file, and the limiter allows 50 streams/s per peer after a burst of 200.`);
+  if (limited.some((n) => n > 0)) notes.push(`During replication the first basefs node's rate limiter refused ${limited.join(', ')} chunk-stream request(s) from the second node (per round, over all runs of \`basefs get\`): \`get\` opens a chunk stream per file (two for a file whose chunk list is not yet local), and the limiter allows 50 streams/s per peer after a burst of 200.`);
   for (const s of systems) drive[s].forEach((d, i) => { for (const e of d.errors) notes.push(`${s}, round ${i + 1}: ${e}`); });
   if (drive.basefs.some((d) => d.replFailed)) notes.push('Where basefs replication failed, the second node went on to run as a node and may still have been fetching missing content during the edit measurements.');
   if (notes.length) out.push('', ...notes.map((n) => `- ${n}`));
@@ -464,7 +467,22 @@ export async function runPeersBench(): Promise<string> {
     out.push(`| ${r + 1} | ${fmtSec(b.smallWriteMs)} / ${fmtSec(h.smallWriteMs)} | ${fmtSec(b.smallReadMs)} / ${fmtSec(h.smallReadMs)} | ${fmtSec(b.largeWriteMs)} / ${fmtSec(h.largeWriteMs)} | ${fmtSec(b.largeReadMs)} / ${fmtSec(h.largeReadMs)} | ${fmtSec(b.replMs)} / ${fmtSec(h.replMs)} | ${fmtBytes(b.edit.storedLogical)}, ${fmtBytes(b.edit.wire)} / ${fmtBytes(h.edit.storedLogical)}, ${fmtBytes(h.edit.wire)} | ${fmtSec(cb.firstReadMs)}, ${fmtSec(cb.listMs)} / ${fmtSec(ch.firstReadMs)}, ${fmtSec(ch.listMs)} |`);
   }
   out.push('');
-  return out.join('\n');
+  const section = out.join('\n');
+  // The same section goes into docs/BENCH-PEERS.md between its markers (links made relative).
+  if (existsSync(DOC_PATH)) {
+    const doc = readFileSync(DOC_PATH, 'utf8');
+    const a = doc.indexOf(DOC_START);
+    const b = doc.indexOf(DOC_END);
+    if (a >= 0 && b > a) {
+      const body = section.replace(/^## (.*)\n/, (_m, t: string) => `### ${t}\n\nRun of ${new Date().toISOString()} on ${machine()}.\n`).replaceAll('(docs/', '(');
+      writeFileSync(DOC_PATH, doc.slice(0, a + DOC_START.length) + '\n' + body + '\n' + doc.slice(b));
+    }
+  }
+  return section;
+}
+
+function machine(): string {
+  return `${cpus().length} x ${cpus()[0]?.model?.trim() ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB RAM, Linux ${release()}, Node ${process.versions.node}`;
 }
 
 function shortGroup(g: string): string {
