@@ -96,6 +96,12 @@ export class Chunker {
     this.masks = masksFor(params);
   }
 
+  // Whether the unfinished chunk still refers to bytes of this buffer.
+  holds(ab: ArrayBufferLike): boolean {
+    for (const p of this.parts) if (p.buffer === ab) return true;
+    return false;
+  }
+
   // Bytes pushed so far.
   get bytesIn(): number { return this.total - 0.5; }
 

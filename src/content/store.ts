@@ -7,10 +7,11 @@
 // Concurrent writers share fsyncs (group commit). See docs/CONTENT.md.
 import { open, mkdir, readdir, readFile, rename, unlink, writeFile as fsWriteFile, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual, webcrypto } from 'node:crypto';
+import { crc32 } from 'node:zlib';
 import { join, resolve } from 'node:path';
 import { readFileSync } from 'node:fs';
-import { Chunker, DEFAULT_PARAMS, type ChunkerParams } from './chunker.ts';
+import { Chunker, DEFAULT_PARAMS, joinParts, type ChunkerParams } from './chunker.ts';
 import { ChunkList, ChunkListBuilder, EMPTY_ROOT, InvalidChunkListError } from './chunklist.ts';
 import { IdTable, type Loc } from './idtable.ts';
 import {
@@ -63,8 +64,10 @@ export class CorruptChunkError extends Error {
 
 export const DEFAULT_PACK_SIZE = 256 * 1024 * 1024;
 const FORMAT_LINE = 'basefs-content-store 1\n';
-const WRITE_BATCH = 4 * 1024 * 1024; // records are written with one writev per batch
-const MAX_INFLIGHT = 64 * 1024 * 1024; // bytes handed to the kernel but not yet written
+const BATCH = 4 * 1024 * 1024; // records are copied into pooled batch buffers, one write each
+const MAX_BATCHES = 8; // batch buffers (queued + in flight): 32 MiB, allocated once, reused
+const HASH_OFFLOAD = 6; // chunk hashes running on the libuv pool at once (the rest: main thread)
+const OFFLOAD_MIN = 16 * 1024; // smaller chunks are hashed inline
 const EARLY_SYNC = 64 * 1024 * 1024; // start writeback in the background every this many bytes
 const READ_RUN = 4 * 1024 * 1024; // adjacent chunks are read with one pread up to this size
 const READ_AHEAD = 3; // runs in flight while streaming
@@ -101,9 +104,9 @@ class Pack {
   validEnd: number; // end of the last record that parsed (== end unless damaged)
   idxCovered = 0; // bytes described by the index file on disk
   idxStale = true;
-  pending: Uint8Array[] = [];
-  pendingBytes = 0;
-  pendingStart: number;
+  cur: Buffer | null = null; // batch being filled
+  curLen = 0;
+  curStart: number; // pack offset of cur[0]
   inflight = new Set<Promise<void>>();
   appendSeq = 0; // records appended
   syncedSeq = 0; // records known durable
@@ -119,11 +122,15 @@ class Pack {
     this.path = path;
     this.end = end;
     this.validEnd = end;
-    this.pendingStart = end;
+    this.curStart = end;
     this.readableEnd = end;
     this.syncedEnd = end;
   }
 }
+
+interface IngestCtx { inUse: (ab: ArrayBufferLike) => boolean }
+
+interface HashJob { data: Uint8Array; id: Uint8Array | null; done: Promise<void> | null }
 
 interface RunItem { i: number; off: number; len: number; repeat: boolean }
 interface Run { pack: Pack; start: number; end: number; items: RunItem[] }
@@ -139,7 +146,11 @@ export class ChunkStore {
   private active: Pack | null = null;
   private rotating: Promise<void> | null = null;
   private syncing: Promise<void> | null = null;
-  private inflightBytes = 0;
+  private batchPool: Buffer[] = [];
+  private batches = 0; // allocated batch buffers
+  private batchWaiters: (() => void)[] = [];
+  private readPool: Buffer[] = [];
+  private hashesOffloaded = 0;
   private failed: Error | null = null;
   private closed = false;
   private openHandles = 0;
@@ -202,7 +213,7 @@ export class ChunkStore {
           last.writable = true;
           this.active = last;
         }
-        for (const p of this.packs.values()) if (p !== this.active && p.idxStale) await this.writeIdx(p);
+        await this.writeIdxs([...this.packs.values()].filter((p) => p !== this.active && p.idxStale));
       }
       await this.evictHandles();
     } catch (e) {
@@ -335,36 +346,73 @@ export class ChunkStore {
   }
 
   async writeFile(path: string, onProgress?: (bytes: number) => void): Promise<ContentRef> {
+    this.checkWritable();
     const fh = await open(path, 'r');
     try {
-      return await this.writeStream(readPieces(fh), onProgress);
+      const size = (await fh.stat()).size;
+      const ctx: IngestCtx = { inUse: () => false };
+      return await this.ingest(readPieces(fh, size, ctx), onProgress, ctx);
     } finally {
       await fh.close();
     }
   }
 
-  // onProgress receives the number of bytes consumed so far (cumulative).
+  // onProgress receives the number of bytes consumed so far (cumulative). Pieces must not be
+  // modified until the call resolves (Node streams never reuse theirs); none is kept after.
   async writeStream(src: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, onProgress?: (bytes: number) => void): Promise<ContentRef> {
+    return this.ingest(src, onProgress, null);
+  }
+
+  private async ingest(src: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, onProgress: ((bytes: number) => void) | undefined, ctx: IngestCtx | null): Promise<ContentRef> {
     this.checkWritable();
     const chunker = new Chunker(this.params);
     const list = new ChunkListBuilder(256);
-    let bytes = 0;
-    for await (const piece of src) {
-      if (!(piece instanceof Uint8Array)) throw new TypeError('writeStream: source must yield Uint8Array pieces');
-      for (const c of chunker.push(piece)) {
-        const id = sha256(c);
-        list.add(id, c.length);
-        const p = this.store(id, c);
-        if (p) await p;
+    // Chunks wait here, in file order, for their hash; up to HASH_OFFLOAD of them are hashed on
+    // the libuv pool (the other core) while this thread goes on chunking.
+    const queue: HashJob[] = [];
+    const drain = async (all: boolean): Promise<void> => {
+      while (queue.length) {
+        const head = queue[0];
+        if (!head.id) {
+          if (!all && queue.length <= HASH_OFFLOAD) return;
+          await head.done;
+        }
+        queue.shift();
+        list.add(head.id!, head.data.length);
+        const w = this.store(head.id!, head.data);
+        if (w) await w;
       }
-      bytes += piece.length;
-      if (onProgress) onProgress(bytes);
-    }
-    for (const c of chunker.finish()) {
-      const id = sha256(c);
-      list.add(id, c.length);
-      const p = this.store(id, c);
-      if (p) await p;
+    };
+    const add = (parts: Uint8Array[]): void => {
+      const data = joinParts(parts);
+      const job: HashJob = { data, id: null, done: null };
+      if (data.length >= OFFLOAD_MIN && this.hashesOffloaded < HASH_OFFLOAD) {
+        this.hashesOffloaded++;
+        job.done = webcrypto.subtle.digest('SHA-256', data).then((d) => {
+          job.id = new Uint8Array(d);
+        }).finally(() => { this.hashesOffloaded--; });
+        job.done.catch(() => {});
+      } else {
+        job.id = sha256(data);
+      }
+      queue.push(job);
+    };
+    if (ctx) ctx.inUse = (ab) => chunker.holds(ab) || queue.some((j) => j.data.buffer === ab);
+    let bytes = 0;
+    try {
+      for await (const piece of src) {
+        if (!(piece instanceof Uint8Array)) throw new TypeError('writeStream: source must yield Uint8Array pieces');
+        for (const parts of chunker.pushParts(piece)) {
+          add(parts);
+          if (queue[0].id || queue.length > HASH_OFFLOAD) await drain(false);
+        }
+        bytes += piece.length;
+        if (onProgress) onProgress(bytes);
+      }
+      for (const parts of chunker.finishParts()) add(parts);
+      await drain(true);
+    } finally {
+      for (const j of queue) j.done?.catch(() => {});
     }
     const blob = list.finish();
     const root = sha256(blob);
@@ -388,8 +436,9 @@ export class ChunkStore {
       throw new CorruptChunkError(expectHex.toLowerCase(), undefined, `received bytes do not match their hash (they hash to ${hex})`);
     }
     const durable = opts.sync !== false;
-    // without a sync the record may still be queued when we return: keep our own copy
-    const p = this.store(id, durable ? data : data.slice());
+    // records up to a batch are copied at once; a bigger one is written from the caller's
+    // buffer, which must then outlive the write
+    const p = this.store(id, durable || REC_HEADER + data.length <= BATCH ? data : data.slice());
     if (p) await p;
     if (durable) await this.sync();
     return hex;
@@ -419,79 +468,123 @@ export class ChunkStore {
   }
 
   // Queues a record unless the chunk is already stored. Returns a promise only when the caller
-  // must wait (new pack file, or too much data in flight).
+  // must wait (a new pack file, or every batch buffer in flight).
   private store(id: Uint8Array, data: Uint8Array): Promise<void> | null {
     if (this.failed) throw this.storeFailed();
     if (this.table.has(id)) return null;
-    const need = REC_HEADER + data.length;
     const a = this.active;
-    if (!a || (a.end + need > this.packSize && a.end > PACK_HEADER)) return this.rotateThenStore(id, data);
+    if (!a || this.mustRotate(a, data.length) || this.mustWaitBatch(a, data.length)) return this.storeSlow(id, data);
     this.append(a, id, data);
-    if (this.inflightBytes > MAX_INFLIGHT) return this.drainSome();
     return null;
   }
 
-  private async rotateThenStore(id: Uint8Array, data: Uint8Array): Promise<void> {
-    for (;;) {
-      if (this.table.has(id)) return;
-      const a = this.active;
-      if (a && !(a.end + REC_HEADER + data.length > this.packSize && a.end > PACK_HEADER)) break;
-      if (!this.rotating) this.rotating = this.rotate().finally(() => { this.rotating = null; });
-      await this.rotating;
-    }
-    this.append(this.active!, id, data);
-    if (this.inflightBytes > MAX_INFLIGHT) await this.drainSome();
+  private mustRotate(a: Pack, len: number): boolean {
+    return a.end + REC_HEADER + len > this.packSize && a.end > PACK_HEADER;
   }
 
+  private mustWaitBatch(a: Pack, len: number): boolean {
+    const need = REC_HEADER + len;
+    if (need > BATCH) return false; // written directly
+    if (a.cur && a.curLen + need <= BATCH) return false;
+    return this.batchPool.length === 0 && this.batches >= MAX_BATCHES;
+  }
+
+  private async storeSlow(id: Uint8Array, data: Uint8Array): Promise<void> {
+    for (;;) {
+      if (this.failed) throw this.storeFailed();
+      if (this.table.has(id)) return;
+      const a = this.active;
+      if (!a || this.mustRotate(a, data.length)) {
+        if (!this.rotating) this.rotating = this.rotate().finally(() => { this.rotating = null; });
+        await this.rotating;
+        continue;
+      }
+      if (this.mustWaitBatch(a, data.length)) {
+        this.issue(a);
+        await new Promise<void>((r) => this.batchWaiters.push(r));
+        continue;
+      }
+      this.append(a, id, data);
+      return;
+    }
+  }
+
+  private takeBatch(): Buffer {
+    const b = this.batchPool.pop();
+    if (b) return b;
+    this.batches++;
+    return Buffer.allocUnsafeSlow(BATCH);
+  }
+
+  private releaseBatch(b: Buffer): void {
+    this.batchPool.push(b);
+    const w = this.batchWaiters.shift();
+    if (w) w();
+  }
+
+  // Appends a record: copied into the pack's current batch buffer (so the caller's bytes are
+  // free at once), or, when larger than a batch, written directly.
   private append(pack: Pack, id: Uint8Array, data: Uint8Array): void {
+    const len = data.length;
+    const need = REC_HEADER + len;
     const off = pack.end + REC_HEADER;
-    pack.pending.push(encodeRecordHeader(id, data.length), data);
-    pack.pendingBytes += REC_HEADER + data.length;
-    pack.end += REC_HEADER + data.length;
+    if (need > BATCH) {
+      this.issue(pack);
+      const start = pack.end;
+      pack.end += need;
+      pack.curStart = pack.end;
+      this.track(pack, writevAll(pack.fh!, [encodeRecordHeader(id, len), data], start), null, need);
+    } else {
+      if (!pack.cur || pack.curLen + need > BATCH) {
+        this.issue(pack);
+        pack.cur = this.takeBatch();
+        pack.curLen = 0;
+        pack.curStart = pack.end;
+      }
+      const b = pack.cur;
+      const o = pack.curLen;
+      b.set(id, o);
+      b.writeUInt32BE(len, o + 32);
+      b.writeUInt32BE(crc32(b.subarray(o, o + 36)), o + 36);
+      b.set(data, o + REC_HEADER);
+      pack.curLen += need;
+      pack.end += need;
+    }
     pack.validEnd = pack.end;
     pack.appendSeq++;
     pack.idxStale = true;
-    this.table.set(id, pack.no, off, data.length);
-    if (pack.pendingBytes >= WRITE_BATCH) this.issue(pack);
+    this.table.set(id, pack.no, off, len);
   }
 
-  // Hands the pending batch of a pack to the kernel (one writev).
+  // Hands the pack's current batch to the kernel.
   private issue(pack: Pack): void {
-    if (pack.pendingBytes === 0) return;
-    if (this.failed) { // nothing more reaches the disk after a failure
-      pack.pending = [];
-      pack.pendingBytes = 0;
+    const b = pack.cur;
+    if (!b) return;
+    pack.cur = null;
+    const len = pack.curLen;
+    const start = pack.curStart;
+    pack.curLen = 0;
+    pack.curStart = pack.end;
+    if (this.failed || len === 0) { // nothing more reaches the disk after a failure
+      this.releaseBatch(b);
       return;
     }
-    const bufs = pack.pending;
-    const start = pack.pendingStart;
-    const bytes = pack.pendingBytes;
-    pack.pending = [];
-    pack.pendingBytes = 0;
-    pack.pendingStart = pack.end;
-    this.inflightBytes += bytes;
-    const fh = pack.fh!;
-    const p: Promise<void> = writevAll(fh, bufs, start).then(
-      () => { this.inflightBytes -= bytes; pack.inflight.delete(p); },
-      (e) => { this.inflightBytes -= bytes; pack.inflight.delete(p); this.fail(e); },
+    this.track(pack, writeAll(pack.fh!, b.subarray(0, len), start), b, len);
+  }
+
+  private track(pack: Pack, w: Promise<void>, batch: Buffer | null, bytes: number): void {
+    const p: Promise<void> = w.then(
+      () => { pack.inflight.delete(p); if (batch) this.releaseBatch(batch); },
+      (e) => { pack.inflight.delete(p); if (batch) this.releaseBatch(batch); this.fail(e); },
     );
     pack.inflight.add(p);
     pack.sinceEarlySync += bytes;
     if (pack.sinceEarlySync >= EARLY_SYNC && !pack.earlySync) {
       // start writeback now so the fdatasync that acknowledges the write has little left to do
       pack.sinceEarlySync = 0;
+      const fh = pack.fh!;
       pack.earlySync = fh.datasync().then(() => {}, (e) => this.fail(e)).finally(() => { pack.earlySync = null; });
     }
-  }
-
-  private async drainSome(): Promise<void> {
-    while (this.inflightBytes > MAX_INFLIGHT / 2) {
-      const all: Promise<void>[] = [];
-      for (const p of this.packs.values()) for (const w of p.inflight) all.push(w);
-      if (all.length === 0) break;
-      await Promise.race(all);
-    }
-    if (this.failed) throw this.storeFailed();
   }
 
   private async rotate(): Promise<void> {
@@ -582,11 +675,25 @@ export class ChunkStore {
   }
 
   private async writeIdx(pack: Pack): Promise<void> {
-    if (this.readOnly) return;
-    const covered = pack.damaged ? pack.validEnd : pack.syncedEnd;
-    const entries: IdxEntry[] = [];
-    for (const e of this.table.entries()) if (e.pack === pack.no && e.off + e.len <= covered) entries.push({ id: e.id, off: e.off, len: e.len });
-    entries.sort((a, b) => a.off - b.off);
+    await this.writeIdxs([pack]);
+  }
+
+  // Index files for several packs, from one pass over the table.
+  private async writeIdxs(packs: Pack[]): Promise<void> {
+    if (this.readOnly || packs.length === 0) return;
+    const byNo = new Map<number, { pack: Pack; covered: number; entries: IdxEntry[] }>();
+    for (const p of packs) byNo.set(p.no, { pack: p, covered: p.damaged ? p.validEnd : p.syncedEnd, entries: [] });
+    for (const e of this.table.entries()) {
+      const w = byNo.get(e.pack);
+      if (w && e.off + e.len <= w.covered) w.entries.push({ id: e.id, off: e.off, len: e.len });
+    }
+    for (const w of byNo.values()) {
+      w.entries.sort((a, b) => a.off - b.off);
+      await this.writeIdxFile(w.pack, w.covered, w.entries);
+    }
+  }
+
+  private async writeIdxFile(pack: Pack, covered: number, entries: IdxEntry[]): Promise<void> {
     const final = join(this.packDir, idxName(pack.no));
     const tmp = final + '.tmp';
     const fh = await open(tmp, 'w');
@@ -670,20 +777,25 @@ export class ChunkStore {
     const last = list.find(end - 1);
     const miss = this.missingIn(list, first, last + 1);
     if (miss.length) throw new MissingChunksError(miss, label);
+    const runs = this.planRuns(list, first, last + 1, label);
     const out = Buffer.allocUnsafe(end - offset);
-    const runs = this.planRuns(list, first, last + 1);
     let next = 0;
     const worker = async (): Promise<void> => {
       while (next < runs.length) {
         const run = runs[next++];
-        const chunks = await this.readRun(run, list, label);
-        for (let k = 0; k < run.items.length; k++) {
-          const it = run.items[k];
-          const cStart = list.offsets[it.i];
-          const data = chunks[k];
-          const a = Math.max(offset, cStart);
-          const b = Math.min(end, cStart + data.length);
-          out.set(data.subarray(a - cStart, b - cStart), a - offset);
+        const scratch = this.takeScratch();
+        try {
+          const chunks = await this.readRun(run, list, label, scratch);
+          for (let k = 0; k < run.items.length; k++) {
+            const it = run.items[k];
+            const cStart = list.offsets[it.i];
+            const data = chunks[k];
+            const a = Math.max(offset, cStart);
+            const b = Math.min(end, cStart + data.length);
+            out.set(data.subarray(a - cStart, b - cStart), a - offset);
+          }
+        } finally {
+          this.releaseScratch(scratch);
         }
       }
     };
@@ -713,7 +825,7 @@ export class ChunkStore {
         if (pendingRuns.length === 0) {
           if (planned >= list.count) return;
           const to = Math.min(list.count, planned + WINDOW);
-          pendingRuns = this.planRuns(list, planned, to);
+          pendingRuns = this.planRuns(list, planned, to, label);
           planned = to;
         }
         const run = pendingRuns.shift()!;
@@ -778,7 +890,7 @@ export class ChunkStore {
   }
 
   // Groups chunks [from, to) of a list into runs of records adjacent in one pack.
-  private planRuns(list: ChunkList, from: number, to: number): Run[] {
+  private planRuns(list: ChunkList, from: number, to: number, label?: string): Run[] {
     const runs: Run[] = [];
     let run: Run | null = null;
     for (let i = from; i < to; i++) {
@@ -787,7 +899,11 @@ export class ChunkStore {
         continue;
       }
       const loc = this.table.get(list.id(i));
-      if (!loc) throw new MissingChunksError([list.idHex(i)]);
+      if (!loc) throw new MissingChunksError([list.idHex(i)], label);
+      if (loc.len !== list.chunkSize(i)) {
+        // checked again against the bytes read; caught here before anything is allocated
+        throw new InvalidChunkListError(`${label ? `${label}: ` : ''}chunk list says chunk ${list.idHex(i)} has ${list.chunkSize(i)} bytes, it has ${loc.len}`);
+      }
       const pack = this.packs.get(loc.pack)!;
       if (run && run.pack === pack && loc.off === run.end + REC_HEADER && loc.off + loc.len - run.start <= READ_RUN) {
         run.items.push({ i, off: loc.off, len: loc.len, repeat: false });
@@ -800,20 +916,52 @@ export class ChunkStore {
     return runs;
   }
 
-  // Reads a run with one pread and verifies every chunk in it; returns the chunks' bytes.
-  private async readRun(run: Run, list: ChunkList, label?: string): Promise<Uint8Array[]> {
-    const buf = await this.readAt(run.pack, run.start, run.end - run.start);
+  // Reads a run with one pread (into `into` when given) and verifies every chunk in it, some
+  // of the hashes on the libuv pool; returns the chunks' bytes.
+  private async readRun(run: Run, list: ChunkList, label?: string, into?: Buffer): Promise<Uint8Array[]> {
+    const buf = await this.readAt(run.pack, run.start, run.end - run.start, into);
     const out: Uint8Array[] = [];
+    const checks: Promise<void>[] = [];
+    let bad = -1;
     let prev: Uint8Array | null = null;
-    for (const it of run.items) {
-      if (it.repeat) { out.push(prev!); continue; }
-      const data = buf.subarray(it.off - run.start, it.off - run.start + it.len);
-      const id = list.id(it.i);
-      if (data.length !== it.len || !sameId(sha256(data), id)) throw this.corrupt(id, label);
+    for (let k = 0; k < run.items.length; k++) {
+      const it = run.items[k];
+      let data: Uint8Array;
+      if (it.repeat) {
+        data = prev!;
+      } else {
+        data = buf.subarray(it.off - run.start, it.off - run.start + it.len);
+        const id = list.id(it.i);
+        if (data.length !== it.len) throw this.corrupt(id, label);
+        if (data.length >= OFFLOAD_MIN && this.hashesOffloaded < HASH_OFFLOAD) {
+          this.hashesOffloaded++;
+          checks.push(webcrypto.subtle.digest('SHA-256', data).then((d) => {
+            if (!sameId(new Uint8Array(d), id) && (bad < 0 || k < bad)) bad = k;
+          }).finally(() => { this.hashesOffloaded--; }));
+        } else if (!sameId(sha256(data), id)) {
+          await Promise.allSettled(checks);
+          throw this.corrupt(id, label);
+        }
+        prev = data;
+      }
+      // the chunk is genuine, but the list must also tell its true length
+      if (data.length !== list.chunkSize(it.i)) {
+        await Promise.allSettled(checks);
+        throw new InvalidChunkListError(`${label ? `${label}: ` : ''}chunk list says chunk ${list.idHex(it.i)} has ${list.chunkSize(it.i)} bytes, it has ${data.length}`);
+      }
       out.push(data);
-      prev = data;
     }
+    await Promise.all(checks);
+    if (bad >= 0) throw this.corrupt(list.id(run.items[bad].i), label);
     return out;
+  }
+
+  private takeScratch(): Buffer {
+    return this.readPool.pop() ?? Buffer.allocUnsafeSlow(READ_RUN);
+  }
+
+  private releaseScratch(b: Buffer): void {
+    if (this.readPool.length < 4) this.readPool.push(b);
   }
 
   private async readOne(id: Uint8Array, loc: Loc, label?: string): Promise<Uint8Array> {
@@ -837,7 +985,7 @@ export class ChunkStore {
     return new CorruptChunkError(hex, label);
   }
 
-  private async readAt(pack: Pack, off: number, len: number): Promise<Buffer> {
+  private async readAt(pack: Pack, off: number, len: number, into?: Buffer): Promise<Buffer> {
     if (off + len > pack.readableEnd) {
       // part of it may still be queued or in flight: write it out first
       const end = pack.end;
@@ -848,7 +996,7 @@ export class ChunkStore {
     const fh = await this.handle(pack);
     pack.pins++;
     try {
-      const buf = Buffer.allocUnsafe(len);
+      const buf = into && into.length >= len ? into.subarray(0, len) : Buffer.allocUnsafe(len);
       let got = 0;
       while (got < len) {
         const { bytesRead } = await fh.read(buf, got, len - got, off + got);
@@ -933,7 +1081,7 @@ export class ChunkStore {
     this.closed = true;
     this.fail(new Error('simulated crash'));
     for (const p of this.packs.values()) {
-      p.pending = [];
+      if (p.cur) { this.releaseBatch(p.cur); p.cur = null; }
       await Promise.all([...p.inflight]).catch(() => {});
       if (p.earlySync) await p.earlySync.catch(() => {});
       await this.closeHandle(p);
@@ -947,7 +1095,7 @@ export class ChunkStore {
       if (!this.readOnly && !this.failed) {
         while (this.rotating) await this.rotating.catch(() => {});
         await this.sync();
-        for (const p of this.packs.values()) if (p.idxStale || p.idxCovered < (p.damaged ? p.validEnd : p.syncedEnd)) await this.writeIdx(p);
+        await this.writeIdxs([...this.packs.values()].filter((p) => p.idxStale || p.idxCovered < (p.damaged ? p.validEnd : p.syncedEnd)));
       }
     } finally {
       this.closed = true;
@@ -964,6 +1112,15 @@ export class ChunkStore {
 
 function sameIdAt(list: ChunkList, i: number, j: number): boolean {
   return sameId(list.id(i), list.id(j));
+}
+
+async function writeAll(fh: FileHandle, buf: Uint8Array, pos: number): Promise<void> {
+  let done = 0;
+  while (done < buf.length) {
+    const { bytesWritten } = await fh.write(buf, done, buf.length - done, pos + done);
+    if (bytesWritten <= 0) throw new Error('write wrote nothing');
+    done += bytesWritten;
+  }
 }
 
 // writev of many buffers at a position, coping with IOV_MAX and short writes.
@@ -994,17 +1151,31 @@ async function writevAll(fh: FileHandle, bufs: Uint8Array[], pos: number): Promi
   }
 }
 
-async function* readPieces(fh: FileHandle): AsyncGenerator<Uint8Array> {
-  const SIZE = 2 * 1024 * 1024;
-  const issue = (at: number) => fh.read(Buffer.allocUnsafeSlow(SIZE), 0, SIZE, at);
+// Reads a file in 1 MiB pieces with one read ahead, into a small ring of buffers reused once
+// nothing refers to them any more (fresh memory costs a page fault per 4 KiB).
+async function* readPieces(fh: FileHandle, size: number, ctx: IngestCtx): AsyncGenerator<Uint8Array> {
+  const SIZE = Math.max(4096, Math.min(1 << 20, size));
+  const ring: Buffer[] = [];
+  let next = 0;
+  const take = (current: Buffer | null): Buffer => {
+    for (let k = 0; k < ring.length; k++) {
+      const b = ring[next];
+      next = (next + 1) % ring.length;
+      if (b !== current && !ctx.inUse(b.buffer)) return b;
+    }
+    const b = Buffer.allocUnsafeSlow(SIZE);
+    if (ring.length < 8) ring.push(b);
+    return b;
+  };
+  const issue = (at: number, current: Buffer | null) => fh.read(take(current), 0, SIZE, at);
   let pos = 0;
-  let cur = issue(0);
+  let cur = issue(0, null);
   try {
     for (;;) {
       const { bytesRead, buffer } = await cur;
       if (bytesRead === 0) return;
       pos += bytesRead;
-      cur = issue(pos); // read ahead while the caller works on this piece
+      cur = issue(pos, buffer); // read ahead while the caller works on this piece
       yield buffer.subarray(0, bytesRead);
     }
   } finally {

@@ -396,3 +396,46 @@ test('one process per store directory', async () => {
     await assert.rejects(ChunkStore.open(dir), /already open/);
   });
 });
+
+test('writeFile of a large file (piece buffers reused) matches writeBuffer and reads back', async () => {
+  await withStore(async (s, dir) => {
+    const data = randomBytes(21 * 1024 * 1024 + 12345, 'bigfile');
+    const file = join(dir, 'big.bin');
+    writeFileSync(file, data);
+    const a = await s.writeFile(file);
+    const b = await s.writeBuffer(data);
+    assert.equal(hex(a.root), hex(b.root));
+    assert.equal(a.size, data.length);
+    const h = createHash('sha256');
+    let n = 0;
+    for await (const c of s.readStream(a.root)) { h.update(c); n += c.length; }
+    assert.equal(n, data.length);
+    assert.equal(h.digest('hex'), createHash('sha256').update(data).digest('hex'));
+  });
+});
+
+test('a chunk list that lies about a chunk length is refused, never half-read', async () => {
+  await withStore(async (s) => {
+    const { encodeChunkList } = await import('../../src/content/chunklist.ts');
+    const data = randomBytes(200_000, 'liar');
+    const ref = await s.writeBuffer(data);
+    const real = await s.chunkList(ref.root);
+    for (const delta of [-1, 1, 1000]) {
+      const blob = encodeChunkList(real.map((c, i) => ({ id: c.id, size: i === 0 ? c.size + delta : c.size })));
+      const root = Buffer.from(await s.putChunk(blob), 'hex');
+      await assert.rejects(s.readAll(root, '/liar'), (e: unknown) => e instanceof InvalidChunkListError && /\/liar/.test((e as Error).message));
+      await assert.rejects(s.read(root, 0, 10), InvalidChunkListError);
+      await assert.rejects(async () => { for await (const _ of s.readStream(root)) { /* nothing */ } }, InvalidChunkListError);
+    }
+    assert.ok(Buffer.from(await s.readAll(ref.root)).equals(data));
+  });
+});
+
+test('read-only open of a directory without a store fails', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    await assert.rejects(ChunkStore.open(join(dir, 'nothing'), { readOnly: true }), /no content store/);
+  } finally {
+    cleanup();
+  }
+});
