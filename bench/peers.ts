@@ -98,6 +98,7 @@ interface DriveResult {
   errors: string[];
   edit: EditResult;
   editDedup?: EditResult;
+  insert: EditResult; // one byte inserted; Hyperdrive with its dedup option
 }
 
 function check(cond: boolean, what: string): void {
@@ -127,7 +128,7 @@ async function driveWorker(system: SystemName, w: Workload, tmp: string): Promis
   back.length = 0;
 
   // 2. one large file written, then read back
-  const large = prandom('large', w.largeBytes);
+  let large = prandom('large', w.largeBytes);
   t = now();
   await A.put(LARGE, large);
   const largeWriteMs = now() - t;
@@ -161,8 +162,9 @@ async function driveWorker(system: SystemName, w: Workload, tmp: string): Promis
     await peer.call({ op: 'live' });
 
     // 4. one byte of the large file changed (overwritten in place), file re-written
-    const edit = async (offset: number, dedup: boolean): Promise<EditResult> => {
-      large[offset] ^= 0xff;
+    const edit = async (offset: number, dedup: boolean, insert = false): Promise<EditResult> => {
+      if (insert) large = Buffer.concat([large.subarray(0, offset), Buffer.from([0x5a]), large.subarray(offset)]);
+      else large[offset] ^= 0xff;
       const sha = sha256hex(large);
       const l0 = await A.logicalBytes();
       await peer.call({ op: 'resetBytes' });
@@ -185,10 +187,12 @@ async function driveWorker(system: SystemName, w: Workload, tmp: string): Promis
     };
     const e1 = await edit(w.editOffset, false);
     const e2 = A.putDedup ? await edit(w.editOffset2, true) : undefined;
+    // 5. one byte inserted (everything after it shifts): Hyperdrive with its dedup option
+    const e3 = await edit(w.insertOffset, !!A.putDedup, true);
     return {
       smallWriteMs, smallReadMs, largeWriteMs, largeReadMs, diskAfterWrites, logicalAfterWrites,
       replMs: repl.ms, replWire: repl.wire, replConnections: repl.connections, replAttempts: repl.attempts, replIncompleteFirst: repl.incompleteFirst,
-      replFailed: !!repl.error || wrong > 0, replServer, edit: e1, editDedup: e2, errors,
+      replFailed: !!repl.error || wrong > 0, replServer, edit: e1, editDedup: e2, insert: e3, errors,
     };
   } finally {
     await peer.close();
@@ -404,6 +408,9 @@ export async function runPeersBench(): Promise<string> {
       { group: '', measure: 'bytes stored by the re-write', unit: 'bytes', better: 'lower', ours: md('basefs', (d) => d.edit.storedLogical), theirs: md('hyperdrive', (d) => d.editDedup!.storedLogical), theirsLabel: lab, fmt: fmtBytes },
       { group: '', measure: 'bytes on the wire to the second node', unit: 'bytes', better: 'lower', ours: md('basefs', (d) => d.edit.wire), theirs: md('hyperdrive', (d) => d.editDedup!.wire), theirsLabel: lab, fmt: fmtBytes },
       { group: '', measure: 'time until the second node has it', unit: 's', better: 'lower', ours: md('basefs', (d) => d.edit.fetchMs), theirs: md('hyperdrive', (d) => d.editDedup!.fetchMs), theirsLabel: lab, fmt: fmtSec },
+      { group: 'one byte inserted, file re-written (Hyperdrive dedup option)', measure: 'bytes stored by the re-write', unit: 'bytes', better: 'lower', ours: md('basefs', (d) => d.insert.storedLogical), theirs: md('hyperdrive', (d) => d.insert.storedLogical), theirsLabel: lab, fmt: fmtBytes },
+      { group: '', measure: 'bytes on the wire to the second node', unit: 'bytes', better: 'lower', ours: md('basefs', (d) => d.insert.wire), theirs: md('hyperdrive', (d) => d.insert.wire), theirsLabel: lab, fmt: fmtBytes },
+      { group: '', measure: 'time until the second node has it', unit: 's', better: 'lower', ours: md('basefs', (d) => d.insert.fetchMs), theirs: md('hyperdrive', (d) => d.insert.fetchMs), theirsLabel: lab, fmt: fmtSec },
     );
   }
   rows.push(
@@ -489,6 +496,7 @@ function shortGroup(g: string): string {
   if (g.includes('small files')) return 'small files';
   if (g.startsWith('one byte')) return 'edit';
   if (g.startsWith('same, Hyperdrive dedup')) return 'edit vs dedup';
+  if (g.startsWith('one byte inserted')) return 'insert vs dedup';
   if (g.startsWith('one ')) return 'large file';
   if (g.startsWith('replication')) return 'replication';
   if (g === 'disk used') return 'disk used';

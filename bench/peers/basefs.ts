@@ -12,7 +12,7 @@ import { multiaddr } from '@multiformats/multiaddr';
 import { sha256hex } from './common.ts';
 
 const NAME = 'bench';
-const MAX_GET_RUNS = Number(process.env.BENCH_PEERS_GET_RUNS ?? 30);
+const MAX_GET_RUNS = Number(process.env.BENCH_PEERS_GET_RUNS ?? 100);
 
 function logBytes(fs: Filesystem): number {
   let n = 0;

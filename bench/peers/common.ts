@@ -18,6 +18,7 @@ export interface Workload {
   largeBytes: number; // one large file
   editOffset: number; // the byte changed in the large file (overwritten, not inserted)
   editOffset2: number; // second edit (Hyperdrive's dedup variant)
+  insertOffset: number; // a byte inserted here (third edit)
   coldFiles: number; // files in the drive that is cold-opened
 }
 
@@ -30,6 +31,7 @@ export function workload(scale: number): Workload {
     largeBytes,
     editOffset: Math.floor(largeBytes * 0.37) + 11,
     editOffset2: Math.floor(largeBytes * 0.71) + 5,
+    insertOffset: Math.floor(largeBytes * 0.53) + 3,
     coldFiles: Math.max(1000, Math.round(100_000 * scale)),
   };
 }
