@@ -1,0 +1,108 @@
+// Shared helpers for the authority/view/conflict tests: real signed entries in a Dag.
+import { generateKeyPair, type KeyPair } from '../../src/crypto/keys.ts';
+import { sha256 } from '../../src/crypto/hash.ts';
+import { createEntry, type Draft } from '../../src/log/sign.ts';
+import { Dag } from '../../src/log/dag.ts';
+import { Kind, type Entry } from '../../src/log/entry.ts';
+import { FsState } from '../../src/view/state.ts';
+
+const keyCache: KeyPair[] = [];
+export function key(i: number): KeyPair {
+  while (keyCache.length <= i) keyCache.push(generateKeyPair());
+  return keyCache[i];
+}
+
+export function rootOf(s: string): Uint8Array {
+  return sha256(Buffer.from(s));
+}
+
+export class World {
+  dag = new Dag();
+  root: KeyPair;
+  boot: Entry;
+  all: Entry[] = [];
+  t = 1_000_000;
+
+  constructor(rootKey: KeyPair = key(0)) {
+    this.root = rootKey;
+    this.boot = createEntry(rootKey, { kind: Kind.BOOTSTRAP, path: '/', name: 'test', time: this.t++ });
+    this.push(this.boot);
+  }
+
+  private push(e: Entry): Entry {
+    const r = this.dag.add(e);
+    if (r.status !== 'applied') throw new Error(`not applied: ${JSON.stringify(r)}`);
+    this.all.push(e);
+    return e;
+  }
+
+  // deps: explicit parents (a partition), default: the current heads.
+  make(kp: KeyPair, d: Draft, deps?: Entry[]): Entry {
+    const ds = deps ? deps.map((e) => e.id) : this.dag.headIds();
+    return createEntry(kp, { time: this.t++, ...d, fsId: this.boot.id, deps: ds });
+  }
+
+  add(kp: KeyPair, d: Draft, deps?: Entry[]): Entry {
+    return this.push(this.make(kp, d, deps));
+  }
+
+  write(kp: KeyPair, path: string, content = path, deps?: Entry[], extra: Partial<Draft> = {}): Entry {
+    return this.add(kp, { kind: Kind.WRITE, path, root: rootOf(content), size: content.length, mode: 0o644, mtime: 5, ...extra }, deps);
+  }
+  mkdir(kp: KeyPair, path: string, deps?: Entry[], mode = 0o755): Entry {
+    return this.add(kp, { kind: Kind.MKDIR, path, mode }, deps);
+  }
+  del(kp: KeyPair, path: string, deps?: Entry[]): Entry {
+    return this.add(kp, { kind: Kind.DELETE, path }, deps);
+  }
+  rename(kp: KeyPair, path: string, target: string, deps?: Entry[]): Entry {
+    return this.add(kp, { kind: Kind.RENAME, path, target }, deps);
+  }
+  grant(kp: KeyPair, to: KeyPair, path: string, deps?: Entry[]): Entry {
+    return this.add(kp, { kind: Kind.GRANT, path, key: to.publicKey }, deps);
+  }
+  revoke(kp: KeyPair, of: KeyPair, path: string, deps?: Entry[]): Entry {
+    return this.add(kp, { kind: Kind.REVOKE, path, key: of.publicKey }, deps);
+  }
+
+  state(): FsState {
+    return new FsState(this.dag);
+  }
+}
+
+// Feeds entries through a fresh Dag in the given order (with parking) and applies each result
+// incrementally to one FsState.
+export function incremental(entries: Entry[]): { dag: Dag; state: FsState } {
+  const dag = new Dag();
+  const state = new FsState(dag);
+  for (const e of entries) {
+    const r = dag.add(e);
+    if (r.status === 'applied') state.apply(r.applied);
+  }
+  return { dag, state };
+}
+
+export function contentOf(state: FsState, path: string): string | null {
+  const n = state.lookup(path);
+  if (!n) return null;
+  if (n.type !== 'file') return n.type;
+  return Buffer.from(n.root!).toString('hex');
+}
+
+export function hasContent(state: FsState, path: string, content: string): boolean {
+  const n = state.lookup(path);
+  return !!n && n.type === 'file' && Buffer.compare(n.root!, rootOf(content)) === 0;
+}
+
+// Every visible path and its inode fields (for comparing two states).
+export function dump(state: FsState): string[] {
+  const out: string[] = [];
+  const walk = (p: string) => {
+    const n = state.lookup(p);
+    if (!n) return;
+    out.push(`${p} ${n.type} ${n.mode.toString(8)} ${n.size} ${n.root ? Buffer.from(n.root).toString('hex').slice(0, 8) : ''} ${n.target} ${n.entryId.slice(0, 8)}`);
+    if (n.type === 'dir') for (const c of state.readdir(p)) walk(p === '/' ? '/' + c : p + '/' + c);
+  };
+  walk('/');
+  return out;
+}
