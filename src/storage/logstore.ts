@@ -47,6 +47,13 @@ export class LogStore {
       await db.open();
     } catch (e) {
       const cause = (e as { cause?: Error }).cause;
+      // LevelDB's messages name the LOCK file, so test for read-only/permission errors first.
+      if (cause && /Read-only file system|EROFS/i.test(String(cause.message))) {
+        throw new UserError(`the log at ${dir} is on a read-only filesystem; basefs must write to its data directory even to read it (remount it read-write, or copy the data directory and use --data-dir)`, 'EROFS');
+      }
+      if (cause && /Permission denied|EACCES/i.test(String(cause.message))) {
+        throw new UserError(`permission denied opening the log at ${dir}; run basefs as the user that owns it`, 'EACCES');
+      }
       if (cause && /lock/i.test(String(cause.message))) {
         throw new UserError(`the log at ${dir} is in use by a running node; stop it (basefs unmount/Ctrl-C) or talk to it through its control socket`, 'ELOCKED');
       }
