@@ -42,9 +42,10 @@ function maxOf(a: number[], b: number[]): number[] {
 }
 
 export class CausalIndex {
+  static defaultMaxChains = MAX_CHAINS; // tests lower it to exercise the fallback
   private tips: number[] = []; // chain -> position of its last entry
   private byAuthor = new Map<string, number[]>(); // author hex -> its chains
-  maxChains = MAX_CHAINS;
+  maxChains = CausalIndex.defaultMaxChains;
   walks = 0; // fallback walks done (for tests and stats)
 
   get chainCount(): number {

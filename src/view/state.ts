@@ -108,7 +108,8 @@ interface Resolved {
 }
 
 const IMPLICIT_DIR_MODE = 0o755;
-// Shared empty frontier; replaced by a real array on first insert (most paths never get a SETATTR).
+// Shared empty list, replaced by a one-element array on first insert (arrays created empty and
+// then pushed get a 17-slot backing store; most of these lists hold one element).
 const NONE: VRef[] = [];
 
 interface Fronts {
@@ -218,7 +219,7 @@ export class FsState {
   }
 
   private run(nodes: DagNode[], collect: boolean): string[] {
-    let list = nodes.filter((n) => n && !this.byId.has(n.entry.idHex));
+    let list = nodes.filter((n) => n);
     for (let i = 1; i < list.length; i++) {
       if (list[i].seq < list[i - 1].seq) {
         list = [...list].sort((a, b) => a.seq - b.seq);
@@ -244,7 +245,7 @@ export class FsState {
     for (const r of this.rebuilds) {
       if (!r.rebuild) continue;
       r.rebuild = false;
-      r.front = [];
+      r.front = NONE;
       r.afront = NONE;
       for (const v of r.versions) if (v.info.valid) this.frontAdd(r, v);
     }
@@ -268,8 +269,9 @@ export class FsState {
     const e = n.entry;
     if (this.byId.has(e.idHex)) return false;
     let recompute = false;
-    const deps: Info[] = [];
+    const deps: Info[] = new Array(e.deps.length);
     const recent = this.recent;
+    let nd = 0;
     for (const d of e.deps) {
       let di: Info | undefined;
       for (let i = recent.length - 1; i >= 0; i--) {
@@ -279,7 +281,7 @@ export class FsState {
         }
       }
       if (di) {
-        deps.push(di);
+        deps[nd++] = di;
         continue;
       }
       const h = toHex(d);
@@ -290,7 +292,7 @@ export class FsState {
         if (this.ingest(dn, fresh)) recompute = true;
         di = this.byId.get(h)!;
       }
-      deps.push(di);
+      deps[nd++] = di;
     }
     const info: Info = {
       idx: this.infos.length, entry: e, height: n.height, deps, vc: [], chain: -1, pos: -1,
@@ -407,7 +409,7 @@ export class FsState {
 
   private newRec(path: string, name: string, parent: PathRec | null): PathRec {
     const rec: PathRec = {
-      path, name, depth: parent ? parent.depth + 1 : 0, parent, kids: null, versions: [], front: [], afront: NONE, readers: null,
+      path, name, depth: parent ? parent.depth + 1 : 0, parent, kids: null, versions: NONE, front: NONE, afront: NONE, readers: null,
       inode: null, hash: null, hashed: true, visKids: null, stamp: 0, rebuild: false, gen: 0, dirtyMark: false,
     };
     this.recs.set(path, rec);
@@ -435,12 +437,13 @@ export class FsState {
     const x = v.info;
     if (f.afront.length) this.dropPast(f.afront, x);
     if (v.kind !== 'attr') {
-      this.dropPast(f.front, x);
-      f.front.push(v);
-    } else {
-      if (f.afront === NONE) f.afront = [];
-      f.afront.push(v);
-    }
+      if (f.front === NONE) f.front = [v];
+      else {
+        this.dropPast(f.front, x);
+        f.front.push(v);
+      }
+    } else if (f.afront === NONE) f.afront = [v];
+    else f.afront.push(v);
   }
 
   private dropPast(arr: VRef[], x: Info): void {
@@ -457,8 +460,11 @@ export class FsState {
   }
 
   private addRef(v: VRef): void {
-    v.rec.versions.push(v);
-    (v.info.regs ??= []).push(v);
+    const rec = v.rec;
+    if (rec.versions === NONE) rec.versions = [v];
+    else rec.versions.push(v);
+    if (v.info.regs === null) v.info.regs = [v];
+    else v.info.regs.push(v);
     if (v.info.valid) this.frontAdd(v.rec, v);
     this.markDirty(v.rec);
   }
@@ -639,7 +645,7 @@ export class FsState {
     for (const f of rec.front) if (f.info === x || !this.le(f.info, x)) { fast = false; break; }
     if (fast) for (const f of rec.afront) if (f.info === x || !this.le(f.info, x)) { fast = false; break; }
     if (fast) return this.resolveSet(rec.front, rec.afront).own;
-    const f: Fronts = { front: [], afront: NONE };
+    const f: Fronts = { front: NONE, afront: NONE };
     for (const v of rec.versions) {
       if (v.info.idx >= x.idx) break;
       if (v.info.valid && this.le(v.info, x)) this.frontAdd(f, v);

@@ -157,6 +157,34 @@ test('every delivery order (incremental apply, parking, batches) converges to th
   );
 });
 
+test('with the chain cap reached (walk fallback), results are the same', () => {
+  const saved = CausalIndex.defaultMaxChains;
+  try {
+    fc.assert(
+      fc.property(fc.array(opArb, { minLength: 1, maxLength: 24 }), fc.integer({ min: 1, max: 3 }), fc.nat(), (ops, cap, seed) => {
+        const entries = buildHistory(ops);
+        const full = new Dag();
+        for (const e of entries) full.add(e);
+        CausalIndex.defaultMaxChains = saved;
+        const want = fingerprintState(new FsState(full), entries);
+        CausalIndex.defaultMaxChains = cap;
+        const order = [...entries];
+        let x = seed + 1;
+        for (let i = order.length - 1; i > 0; i--) {
+          x = (x * 1103515245 + 12345) % 2147483648;
+          const j = x % (i + 1);
+          [order[i], order[j]] = [order[j], order[i]];
+        }
+        assert.equal(fingerprintState(new FsState(full), entries), want);
+        assert.equal(fingerprintState(applyInOrder(order, [1]), entries), want);
+      }),
+      { numRuns: Number(process.env.PROP_RUNS ?? 60) },
+    );
+  } finally {
+    CausalIndex.defaultMaxChains = saved;
+  }
+});
+
 test('causal index answers a <= b exactly like Dag.isAncestor (forks, merges, chain cap)', () => {
   fc.assert(
     fc.property(fc.array(fc.record({ author: fc.nat(3), deps: fc.array(fc.nat(), { minLength: 1, maxLength: 3 }), untracked: fc.boolean() }), { minLength: 1, maxLength: 40 }), fc.integer({ min: 1, max: 6 }), (specs, cap) => {
