@@ -91,7 +91,7 @@ test('clear errors for unknown filesystems, bad paths and bad keys', (t) => {
   assert.match(basefs(home, ['write', 'fs1:/a/../b'], 'x').stderr, /\.\./);
   assert.match(basefs(home, ['write', 'fs1:/missing/dir/file'], 'x').stderr, /no such directory: \/missing\/dir/);
   assert.match(basefs(home, ['grant', 'not-a-key', 'fs1:/x']).stderr, /not a public key/);
-  assert.match(basefs(home, ['grant', '-----BEGIN PRIVATE KEY-----', 'fs1:/x']).stderr, /private key/);
+  assert.match(basefs(home, ['grant', '--', '-----BEGIN PRIVATE KEY-----', 'fs1:/x']).stderr, /private key/);
   assert.match(basefs(home, ['bootstrap', 'bad/name']).stderr, /bad filesystem name/);
   const r = basefs(home, ['cat', 'fs1:/']);
   assert.equal(r.stderr.trim().split('\n').length, 1, 'one-line reason');
