@@ -147,21 +147,15 @@ export async function getFilesystem(h: string, name: string, addr: string, kp: R
     let incomplete = 0;
     let chunks = 0;
     let cbytes = 0;
-    const queue = [...roots];
-    const worker = async () => {
-      for (;;) {
-        const root = queue.shift();
-        if (!root) return;
-        const ok = await net!.content.fetchRoot(root, peer, (b) => {
-          chunks++;
-          cbytes += b;
-        }).catch(() => false);
-        if (!ok) incomplete++;
-        done++;
-        cp.update(done, roots.length, bytes(cbytes));
-      }
-    };
-    await Promise.all([worker(), worker(), worker(), worker()]);
+    const left = await net.content.fetchMany(roots, peer, (b) => {
+      chunks++;
+      cbytes += b;
+      cp.update(done, roots.length, bytes(cbytes));
+    }, () => {
+      done++;
+      cp.update(done, roots.length, bytes(cbytes));
+    });
+    incomplete = left.length;
     if (roots.length) cp.stop();
     const secs = (Date.now() - t0) / 1000;
     return {

@@ -56,16 +56,10 @@ export async function requestChunks(fs: Filesystem, fsm: FramedStream, hashes: U
   return got;
 }
 
-export interface ContentProgress {
-  files: number;
-  filesDone: number;
-  chunks: number;
-  bytes: number;
-}
-
-// Keeps the chunks of every file in the view local: a queue of content roots, each fetched
-// (its chunk list first, then the chunks it names) from the peers that may hold it, with
-// bounded concurrency.
+// Keeps the chunks of every file in the view local. Roots wait in a queue; a job takes up to
+// 512 of them and fetches what they miss in rounds: first the missing chunk lists, then the
+// missing chunks they name, 256 hashes per request, several requests in flight, all from one
+// peer while it makes progress, then from the next. Bounded: `concurrency` jobs at a time.
 export class ContentFetcher {
   private fs: Filesystem;
   private open: OpenStream;
@@ -73,12 +67,14 @@ export class ContentFetcher {
   private queue = new Map<string, string | null>(); // root hex -> preferred peer
   private running = 0;
   private stopped = false;
-  concurrency = 3;
+  concurrency = 2;
+  requestsInFlight = 4; // per job
   inTransfer = 0;
   chunksIn = 0;
   bytesIn = 0;
   failures = 0;
   private idle: (() => void)[] = [];
+  private failed = new Set<string>(); // roots no peer could complete yet (retried later)
 
   constructor(fs: Filesystem, open: OpenStream, peers: () => string[]) {
     this.fs = fs;
@@ -90,11 +86,20 @@ export class ContentFetcher {
     return this.queue.size;
   }
 
+  get incomplete(): number {
+    return this.failed.size;
+  }
+
   enqueue(root: Uint8Array, peer: string | null = null): void {
     if (this.stopped) return;
     const k = toHex(root);
     if (!this.queue.has(k) || peer) this.queue.set(k, peer);
     this.pump();
+  }
+
+  // Tries again the files no peer could complete so far (e.g. after new peers connected).
+  retryFailed(peer: string | null = null): void {
+    for (const k of this.failed) if (!this.queue.has(k)) this.enqueue(fromHex(k), peer);
   }
 
   // Every file root in the current view.
@@ -104,12 +109,26 @@ export class ContentFetcher {
 
   private pump(): void {
     while (!this.stopped && this.running < this.concurrency && this.queue.size) {
-      const [k, peer] = this.queue.entries().next().value as [string, string | null];
-      this.queue.delete(k);
+      const roots: string[] = [];
+      let prefer: string | null = null;
+      for (const [k, p] of this.queue) {
+        if (roots.length >= 512) break;
+        roots.push(k);
+        prefer ??= p;
+      }
+      for (const k of roots) this.queue.delete(k);
       this.running++;
-      this.fetchRoot(fromHex(k), peer)
+      this.fetchMany(roots.map(fromHex), prefer)
+        .then((left) => {
+          const l = new Set(left);
+          for (const k of roots) {
+            if (l.has(k)) this.failed.add(k);
+            else this.failed.delete(k);
+          }
+        })
         .catch((e) => {
           this.failures++;
+          for (const k of roots) this.failed.add(k);
           logger.debug({ err: (e as Error).message }, 'content fetch failed');
         })
         .finally(() => {
@@ -125,46 +144,71 @@ export class ContentFetcher {
     return new Promise((r) => this.idle.push(r));
   }
 
-  // Fetches what is missing of one file; returns true when it is complete.
-  async fetchRoot(root: Uint8Array, prefer: string | null, onChunk?: (bytes: number) => void): Promise<boolean> {
-    let missing = await this.fs.content.missing(root);
-    if (missing.length === 0) return true;
+  // Fetches what is missing of these files; returns the roots (hex) still incomplete.
+  // onFile is called once per root that is complete.
+  async fetchMany(roots: Uint8Array[], prefer: string | null, onChunk?: (bytes: number) => void, onFile?: (rootHex: string) => void): Promise<string[]> {
+    let pending = roots.map(toHex);
     const tried = new Set<string>();
-    for (let round = 0; round < 1000 && missing.length && !this.stopped; round++) {
-      const candidates = [prefer, ...this.peers()].filter((p): p is string => !!p && !tried.has(p));
-      if (candidates.length === 0) return false;
-      const peer = candidates[0];
-      let progress = false;
-      try {
-        for (let i = 0; i < missing.length; i += NET_LIMITS.maxChunksPerRequest) {
-          const batch = missing.slice(i, i + NET_LIMITS.maxChunksPerRequest).map(fromHex);
-          let pending = batch.length;
-          this.inTransfer += pending;
+    let peer: string | null = null;
+    for (let round = 0; round < 10_000 && !this.stopped; round++) {
+      const need = new Set<string>();
+      const still: string[] = [];
+      for (const r of pending) {
+        const m = await this.fs.content.missing(fromHex(r));
+        if (m.length === 0) {
+          onFile?.(r);
+          continue;
+        }
+        still.push(r);
+        for (const h of m) need.add(h);
+      }
+      pending = still;
+      if (pending.length === 0) return [];
+      if (!peer) {
+        peer = [prefer, ...this.peers()].find((p): p is string => !!p && !tried.has(p)) ?? null;
+        if (!peer) return pending;
+      }
+      const hashes = [...need];
+      let got = 0;
+      const batches: Uint8Array[][] = [];
+      for (let i = 0; i < hashes.length; i += NET_LIMITS.maxChunksPerRequest) batches.push(hashes.slice(i, i + NET_LIMITS.maxChunksPerRequest).map(fromHex));
+      const p = peer;
+      const worker = async () => {
+        for (;;) {
+          const batch = batches.shift();
+          if (!batch || this.stopped) return;
+          let left = batch.length;
+          this.inTransfer += left;
           try {
-            const fsm = await this.open(peer);
-            const got = await requestChunks(this.fs, fsm, batch, (b) => {
+            const fsm = await this.open(p);
+            const r = await requestChunks(this.fs, fsm, batch, (b) => {
               this.chunksIn++;
               this.bytesIn += b;
-              pending--;
+              left--;
               this.inTransfer--;
               onChunk?.(b);
             });
-            if (got.length) progress = true;
+            got += r.length;
+          } catch (e) {
+            logger.debug({ peer: p, err: (e as Error).message }, 'chunk request failed');
+            batches.length = 0; // this peer is failing: stop asking it in this round
           } finally {
-            this.inTransfer -= pending;
+            this.inTransfer -= left;
           }
         }
-      } catch (e) {
-        logger.debug({ peer, err: (e as Error).message }, 'chunk request failed');
-      }
-      const next = await this.fs.content.missing(root);
-      if (!progress) {
+      };
+      await Promise.all(Array.from({ length: Math.min(this.requestsInFlight, batches.length) }, worker));
+      if (got === 0) {
         tried.add(peer);
-        if (peer === prefer) prefer = null;
+        peer = null;
       }
-      missing = next;
     }
-    return missing.length === 0;
+    return pending;
+  }
+
+  // One file (kept for callers that want a yes/no).
+  async fetchRoot(root: Uint8Array, prefer: string | null, onChunk?: (bytes: number) => void): Promise<boolean> {
+    return (await this.fetchMany([root], prefer, onChunk)).length === 0;
   }
 
   stop(): void {

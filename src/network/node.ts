@@ -9,7 +9,7 @@ import { mdns } from '@libp2p/mdns';
 import { gossipsub, TopicValidatorResult, type GossipSub, type Message } from '@libp2p/gossipsub';
 import { peerIdFromString } from '@libp2p/peer-id';
 import type { PeerId, Stream, Connection, PrivateKey } from '@libp2p/interface';
-import type { Multiaddr } from '@multiformats/multiaddr';
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
 import { sha256, toHex, bytesEqual } from '../crypto/hash.ts';
 import { decodeEntry } from '../log/codec.ts';
 import { verifyEntry } from '../log/sign.ts';
@@ -49,6 +49,7 @@ interface PeerRec {
   id: string;
   addrs: Set<string>;
   member: boolean; // proved to serve the same filesystem
+  discovered: boolean; // announced on the LAN under our filesystem's mDNS service
   foreign: boolean; // serves another filesystem
   lastSeen: number | null;
   syncing: boolean;
@@ -60,7 +61,8 @@ interface PeerRec {
 const STREAM_TIMEOUT_MS = 30_000;
 const GET_STREAM_TIMEOUT_MS = 120_000;
 const MAX_OUTGOING_SYNCS = 4;
-const PUBLISH_BATCH_LIMIT = 64; // larger batches (bulk sync) are left to anti-entropy
+const PUBLISH_BATCH_LIMIT = 64;
+const ADMIT_WAIT_MS = 20_000; // larger batches (bulk sync) are left to anti-entropy
 
 function isPeerId(s: string): boolean {
   if (s.startsWith('/') || s.includes(':') || s.includes('.')) return false;
@@ -175,6 +177,7 @@ export class NetNode extends EventEmitter {
       const id = info.id.toString();
       if (id === this.peerId) return;
       const r = this.rec(id);
+      r.discovered = true;
       for (const a of info.multiaddrs) r.addrs.add(a.toString());
       if (lp.getConnections(info.id).length === 0) void this.dialPeer(info.id, info.multiaddrs);
     });
@@ -241,7 +244,7 @@ export class NetNode extends EventEmitter {
   private rec(id: string): PeerRec {
     let r = this.peers.get(id);
     if (!r) {
-      r = { id, addrs: new Set(), member: false, foreign: false, lastSeen: null, syncing: false, syncAgain: false, lastSync: 0, rejected: 0 };
+      r = { id, addrs: new Set(), member: false, discovered: false, foreign: false, lastSeen: null, syncing: false, syncAgain: false, lastSync: 0, rejected: 0 };
       this.peers.set(id, r);
     }
     return r;
@@ -313,11 +316,18 @@ export class NetNode extends EventEmitter {
       if (pid && (connected.has(pid) || pid === this.peerId)) continue;
       void this.dialAddr(ma);
     }
-    // redial members we lost (e.g. after a network partition heals)
+    // redial members we lost (e.g. after a network partition heals) and LAN peers whose
+    // first dial failed (e.g. both sides dialled at once)
     for (const r of this.peers.values()) {
-      if (!r.member || r.foreign || connected.has(r.id) || r.addrs.size === 0) continue;
+      if (!(r.member || r.discovered) || r.foreign || connected.has(r.id) || r.addrs.size === 0) continue;
       try {
-        void this.dialPeer(peerIdFromString(r.id), []);
+        const addrs: Multiaddr[] = [];
+        for (const a of r.addrs) {
+          try {
+            addrs.push(multiaddr(a));
+          } catch { /* skip */ }
+        }
+        void this.dialPeer(peerIdFromString(r.id), addrs);
       } catch { /* bad id */ }
     }
   }
@@ -374,13 +384,26 @@ export class NetNode extends EventEmitter {
     return new FramedStream(stream as never, maxFrame, timeoutMs);
   }
 
+  // Per-peer request rate: a request over the rate waits for a token (backpressure) up to
+  // ADMIT_WAIT_MS, then is refused.
+  private async admit(l: RateLimiter, id: string): Promise<boolean> {
+    const deadline = Date.now() + ADMIT_WAIT_MS;
+    let waited = false;
+    while (!l.take(id)) {
+      if (!waited) this.counters.rateLimited++;
+      waited = true;
+      if (Date.now() > deadline || this.stopped) return false;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return true;
+  }
+
   private async serveSync(stream: Stream, conn: Connection): Promise<void> {
     const id = conn.remotePeer.toString();
     const r = this.rec(id);
     r.lastSeen = Date.now();
     const fsm = new FramedStream(stream as never, NET_LIMITS.maxFrameBytes, STREAM_TIMEOUT_MS);
-    if (!this.syncLimiter.take(id)) {
-      this.counters.rateLimited++;
+    if (!(await this.admit(this.syncLimiter, id))) {
       stream.abort(new Error('rate limited'));
       return;
     }
@@ -407,8 +430,7 @@ export class NetNode extends EventEmitter {
   private async serveChunkStream(stream: Stream, conn: Connection): Promise<void> {
     const id = conn.remotePeer.toString();
     const fsm = new FramedStream(stream as never, NET_LIMITS.maxFrameBytes, STREAM_TIMEOUT_MS);
-    if (!this.chunkLimiter.take(id)) {
-      this.counters.rateLimited++;
+    if (!(await this.admit(this.chunkLimiter, id))) {
       stream.abort(new Error('rate limited'));
       return;
     }
@@ -443,7 +465,10 @@ export class NetNode extends EventEmitter {
         r.rejected += res.rejected;
         logger.warn({ peer: id, rejected: res.rejected, reasons: res.rejectReasons }, 'peer sent invalid entries during sync');
       }
-      if (res.accepted > 0 && this.o.fetchContent !== false) this.content.enqueueAll(id);
+      if (this.o.fetchContent !== false) {
+        if (res.accepted > 0) this.content.enqueueAll(id);
+        else this.content.retryFailed(id);
+      }
       this.emit('synced', id, res);
       return res;
     } catch (e) {
@@ -492,6 +517,7 @@ export class NetNode extends EventEmitter {
   }
 
   private antiEntropyTick(): void {
+    if (this.o.fetchContent !== false) this.content.retryFailed();
     const ids = this.memberIds(false);
     if (ids.length === 0) return;
     this.requestSync(ids[Math.floor(Math.random() * ids.length)]);
@@ -646,7 +672,7 @@ export class NetNode extends EventEmitter {
       topic: this.topic,
       connections: this.libp2p.getConnections().length,
       peers: { connected: this.connectedIds().length, members: this.members().length, known: this.peers.size },
-      queues: { syncRunning: this.outgoing, syncQueued: this.syncQueue.length, contentQueued: this.content.queued, inTransfer: this.content.inTransfer, parked: this.fs.dag.parked.size },
+      queues: { syncRunning: this.outgoing, syncQueued: this.syncQueue.length, contentQueued: this.content.queued, contentIncomplete: this.content.incomplete, inTransfer: this.content.inTransfer, parked: this.fs.dag.parked.size },
       bytes: { in: c.gossipBytesIn + c.syncBytesIn + this.content.bytesIn, out: c.gossipBytesOut + c.syncBytesOut + c.chunkBytesOut },
       counters: { ...c, chunksIn: this.content.chunksIn, chunkBytesIn: this.content.bytesIn, contentFailures: this.content.failures },
     };

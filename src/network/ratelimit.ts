@@ -9,7 +9,7 @@ export class RateLimiter {
     this.rate = rate;
     this.burst = burst;
   }
-  take(key: string, now = Date.now()): boolean {
+  take(key: string, now = Date.now(), cost = 1): boolean {
     let b = this.buckets.get(key);
     if (!b) {
       if (this.buckets.size > 10_000) this.prune(now);
@@ -18,11 +18,11 @@ export class RateLimiter {
     }
     b.tokens = Math.min(this.burst, b.tokens + ((now - b.at) / 1000) * this.rate);
     b.at = now;
-    if (b.tokens < 1) {
+    if (b.tokens < cost) {
       this.limited++;
       return false;
     }
-    b.tokens -= 1;
+    b.tokens -= cost;
     return true;
   }
   private prune(now: number): void {

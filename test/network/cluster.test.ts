@@ -117,6 +117,8 @@ describe('cluster on network namespaces', { skip: skip ?? false, timeout: 600_00
     const t0 = Date.now();
     await waitFor('convergence after healing', async () => (await allEqual([1, 2, 3])) && (await cat(1, '/island.txt')) === 'written while cut off\n' && (await cat(3, '/mainland2.txt')) === 'also by the majority\n', 120_000, 200);
     process.stdout.write(`# converged ${Date.now() - t0} ms after the link came back\n`);
+    // content too, on every node
+    await waitFor('content on every node', async () => (await catAll([1, 2, 3], '/island.txt')).every((x) => x === 'written while cut off\n') && (await catAll([1, 2, 3], '/mainland.txt')).every((x) => x === 'written by the majority\n'), 60_000, 200);
   });
 
   t('a late node joins with get, then run, and follows new writes', async () => {
