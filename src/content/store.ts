@@ -66,7 +66,8 @@ export const DEFAULT_PACK_SIZE = 256 * 1024 * 1024;
 const FORMAT_LINE = 'basefs-content-store 1\n';
 const BATCH = 4 * 1024 * 1024; // records are copied into pooled batch buffers, one write each
 const MAX_BATCHES = 8; // batch buffers (queued + in flight): 32 MiB, allocated once, reused
-const HASH_OFFLOAD = 6; // chunk hashes running on the libuv pool at once (the rest: main thread)
+// chunk hashes running on the libuv pool at once (the rest on the main thread); 0 = all inline
+const HASH_OFFLOAD = Math.max(0, Number(process.env.BASEFS_HASH_OFFLOAD ?? 6) || 0);
 const OFFLOAD_MIN = 16 * 1024; // smaller chunks are hashed inline
 const EARLY_SYNC = 64 * 1024 * 1024; // start writeback in the background every this many bytes
 const READ_RUN = 4 * 1024 * 1024; // adjacent chunks are read with one pread up to this size
@@ -817,7 +818,7 @@ export class ChunkStore {
     if (miss.length) throw new MissingChunksError(miss, label);
     // plan lazily, a window at a time, so a huge file does not need a huge plan
     const WINDOW = 256;
-    const queue: { run: Run; p: Promise<Uint8Array[]> }[] = [];
+    const queue: { run: Run; p: Promise<Uint8Array[]>; scratch: Buffer }[] = [];
     let planned = 0;
     let pendingRuns: Run[] = [];
     const refill = (): void => {
@@ -829,18 +830,27 @@ export class ChunkStore {
           planned = to;
         }
         const run = pendingRuns.shift()!;
-        const p = this.readRun(run, list, label);
+        const scratch = this.takeScratch();
+        const p = this.readRun(run, list, label, scratch);
         p.catch(() => {}); // observed when dequeued
-        queue.push({ run, p });
+        queue.push({ run, p, scratch });
       }
     };
     try {
       refill();
       while (queue.length) {
-        const { p } = queue.shift()!;
+        const { p, scratch } = queue.shift()!;
         const chunks = await p;
+        // hand out copies (the consumer may keep them) and reuse the run buffer: a copy costs
+        // less than the page faults of fresh 4 MiB buffers
+        const copies = chunks.map((c, k) => (k > 0 && c === chunks[k - 1] ? null : Buffer.from(c)));
+        this.releaseScratch(scratch);
         refill();
-        for (const c of chunks) yield c;
+        let last: Uint8Array | null = null;
+        for (const c of copies) {
+          if (c) last = c;
+          yield last!;
+        }
       }
     } finally {
       for (const q of queue) q.p.catch(() => {});
