@@ -565,18 +565,22 @@ export class NetNode extends EventEmitter {
       const may = !depsPresent || this.fs.state.canWrite(e.author, e.path).ok;
       if (may) {
         try {
-          for (const c of chunks) await this.fs.content.putChunk(c.data, toHex(c.hash));
+          for (const c of chunks) await this.fs.content.putChunk(c.data, toHex(c.hash), { sync: false });
         } catch {
           return TopicValidatorResult.Reject; // a chunk does not match its hash
         }
       }
     }
+    // The chunks' fsync runs alongside the log's: if we crash in between, the entry may be
+    // durable without its content, which then reads as missing and is fetched again.
+    const flushing = chunks.length ? this.fs.content.flush().catch(() => {}) : null;
     this.gossipIds.add(e.idHex);
     let rep;
     try {
       rep = await this.fs.ingest([e.bytes]);
     } finally {
       this.gossipIds.delete(e.idHex);
+      if (flushing) await flushing;
     }
     if (rep.rejected.length) return TopicValidatorResult.Reject;
     if (rep.parked > 0) {
