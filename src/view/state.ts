@@ -117,8 +117,9 @@ interface Fronts {
   afront: VRef[];
 }
 
-function ownOf(e: Entry, type: Inode['type']): Own {
+function ownOf(e: Entry, type: Inode['type'], path = ''): Inode {
   return {
+    path,
     type,
     mode: type === 'symlink' ? 0o777 : e.mode,
     mtime: e.mtime || e.time,
@@ -132,8 +133,9 @@ function ownOf(e: Entry, type: Inode['type']): Own {
   };
 }
 
+// Inodes are shared (lookup returns the cached object) and therefore frozen.
 function inodeAt(path: string, o: Own): Inode {
-  return { path, type: o.type, mode: o.mode, mtime: o.mtime, size: o.size, root: o.root, target: o.target, entryId: o.entryId, author: o.author, contentId: o.contentId, attrId: o.attrId };
+  return Object.freeze({ path, type: o.type, mode: o.mode, mtime: o.mtime, size: o.size, root: o.root, target: o.target, entryId: o.entryId, author: o.author, contentId: o.contentId, attrId: o.attrId });
 }
 
 function sameInode(a: Inode | null, b: Inode | null): boolean {
@@ -595,9 +597,9 @@ export class FsState {
     const e = v.info.entry;
     switch (v.kind) {
       case 'write':
-        return v.cache ?? (v.cache = inodeAt(v.rec.path, ownOf(e, 'file')));
+        return v.cache ?? (v.cache = Object.freeze(ownOf(e, 'file', v.rec.path)));
       case 'symlink':
-        return v.cache ?? (v.cache = inodeAt(v.rec.path, ownOf(e, 'symlink')));
+        return v.cache ?? (v.cache = Object.freeze(ownOf(e, 'symlink', v.rec.path)));
       case 'mkdir': {
         const prev = this.cached(v, v.rec);
         if (prev && prev.type === 'dir') return { ...prev, entryId: e.idHex, author: e.author, attrId: '' };
@@ -634,7 +636,7 @@ export class FsState {
     let attr: VRef | null = null;
     for (const v of afront) if (!attr || this.better(v, attr)) attr = v;
     let own = winner ? this.stateOf(winner) : null;
-    if (own && attr) own = { ...own, mode: attr.info.entry.mode, mtime: attr.info.entry.mtime, attrId: attr.info.entry.idHex };
+    if (own && attr) own = Object.freeze({ ...own, mode: attr.info.entry.mode, mtime: attr.info.entry.mtime, attrId: attr.info.entry.idHex });
     return { winner, own, attr };
   }
 
@@ -686,7 +688,7 @@ export class FsState {
       n.mtime = res.attr.info.entry.mtime;
       n.attrId = res.attr.info.entry.idHex;
     }
-    return n;
+    return Object.freeze(n);
   }
 
   private refresh(collect: boolean): string[] {
@@ -830,6 +832,20 @@ export class FsState {
       const b = this.bootInfo;
       out.push({ entry: b.entry, height: 0, valid: true, why: 'bootstrap: the root directory', winner: true, rank: 0, kind: 'BOOTSTRAP', inode: rec.inode });
     }
+    // (height, id) order: the successor named by "superseded by" is the first valid version after
+    // it in this order that has it in its causal past (usually the very next one).
+    const order = [...rec.versions].sort((a, b) => a.info.height - b.info.height || (a.info.entry.idHex < b.info.entry.idHex ? -1 : a.info.entry.idHex > b.info.entry.idHex ? 1 : 0));
+    const at = new Map<VRef, number>();
+    order.forEach((v, i) => at.set(v, i));
+    const supersededWhy = (v: VRef): string => {
+      for (let i = at.get(v)! + 1; i < order.length; i++) {
+        const w = order[i];
+        if (w === v || !w.info.valid || w.info === v.info) continue;
+        if (v.kind !== 'attr' && w.kind === 'attr') continue;
+        if (this.le(v.info, w.info)) return `superseded by ${id8(w.info.entry.idHex)}`;
+      }
+      return 'superseded';
+    };
     for (const v of rec.versions) {
       const info = v.info;
       let why: string;
@@ -840,7 +856,7 @@ export class FsState {
           why = 'winner (attributes)';
           winner = true;
         } else if (afront.has(v)) why = this.lostWhy(v, res.attr!);
-        else why = this.supersededWhy(rec, v);
+        else why = supersededWhy(v);
       } else if (front.has(v)) {
         if (v === res.winner) {
           if (displaced) why = `displaced: ${path} has children, so it is shown as a directory`;
@@ -850,29 +866,16 @@ export class FsState {
           }
         } else if (this.competing(v)) why = res.winner ? this.lostWhy(v, res.winner) : 'concurrent';
         else why = v.kind === 'mvin' ? `moved from ${v.src!.path}, which did not exist then` : `removed with ${info.entry.path} (keeps concurrent versions)`;
-      } else why = this.supersededWhy(rec, v);
+      } else why = supersededWhy(v);
       const st = v.kind === 'attr' ? null : this.stateOf(v);
       out.push({
         entry: info.entry, height: info.height, valid: info.valid, why, winner, rank: info.valid ? this.rankOfRef(v) : null,
         kind: info.entry.kind === Kind.RENAME ? (v.kind === 'mvin' ? 'RENAME-in' : 'RENAME-out') : kindName(info.entry.kind),
-        inode: st ? { path, ...st } : null,
+        inode: st ? { ...st, path } : null,
       });
     }
     out.sort((a, b) => b.height - a.height || b.entry.time - a.entry.time || (a.entry.idHex < b.entry.idHex ? 1 : a.entry.idHex > b.entry.idHex ? -1 : 0));
     return out;
-  }
-
-  // Names the first (lowest height, then id) valid version that has v in its causal past.
-  private supersededWhy(rec: PathRec, v: VRef): string {
-    let best: Info | null = null;
-    for (const w of rec.versions) {
-      const i = w.info;
-      if (w === v || !i.valid || i.idx <= v.info.idx) continue;
-      if (v.kind !== 'attr' && w.kind === 'attr') continue;
-      if (best && (i.height > best.height || (i.height === best.height && i.entry.idHex >= best.entry.idHex))) continue;
-      if (this.le(v.info, i)) best = i;
-    }
-    return best ? `superseded by ${id8(best.entry.idHex)}` : 'superseded';
   }
 
   // Concurrent versions that lost at this path (valid, in no other version's causal past), and

@@ -195,7 +195,11 @@ test('rename over an existing file replaces it (the old one stays in history); o
   assert.equal(s.lookup('/src'), null);
   const h = s.history('/dst');
   assert.equal(h.find((v) => v.entry.idHex === old.idHex)!.why, `superseded by ${rn.idHex.slice(0, 8)}`);
-  assert.equal(h.find((v) => v.entry.idHex === rn.idHex)!.kind, 'RENAME-in');
+  const rin = h.find((v) => v.entry.idHex === rn.idHex)!;
+  assert.equal(rin.kind, 'RENAME-in');
+  assert.equal(rin.inode!.path, '/dst');
+  assert.ok(Buffer.compare(rin.inode!.root!, rootOf('new')) === 0);
+  assert.equal(s.history('/src').find((v) => v.entry.idHex === rn.idHex)!.kind, 'RENAME-out');
   w.write(w.root, '/D/x', 'x');
   w.write(w.root, '/S/y', 'y');
   w.rename(w.root, '/S', '/D');
