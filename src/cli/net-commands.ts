@@ -231,6 +231,6 @@ export function registerNetCommands(program: Command): void {
       out(g.json, info, () => `node for ${name} running (pid ${process.pid}); Ctrl-C stops it\n  peer id  ${info.peerId}\n${info.addrs.map((a) => `  listen   ${a}`).join('\n')}`);
       await untilSignal(() => node.stop());
       // libp2p may leave sockets closing in the background; do not wait on them forever
-      setTimeout(() => process.exit(process.exitCode ?? 0), 3000).unref();
+      setTimeout(() => process.exit(process.exitCode ?? 0), 1000).unref();
     });
 }
