@@ -211,6 +211,25 @@ test('forged and hostile entries are rejected and counted, or kept for audit out
     return 'parked, then applied in causal order when the dep arrived';
   } });
 
+  cases.push({ what: "a stranger's orphans fill the parking area (bound lowered to current + 50), then a legitimate entry arrives before its dep", expect: 'bounded; legitimate entry recovered by in-order delivery', run: async () => {
+    const saved = b.dag.maxParked;
+    b.dag.maxParked = b.dag.parked.size + 50;
+    try {
+      const junk = Array.from({ length: 60 }, (_, i) => createEntry(x, { kind: Kind.MKDIR, path: `/junk${i}`, fsId, deps: [sha256(Buffer.from('nothing' + i))] }).bytes);
+      const r1 = await b.ingest(junk);
+      const dep = createEntry(root, { kind: Kind.MKDIR, path: '/starved', fsId, deps: heads(b) });
+      const child = createEntry(root, { kind: Kind.MKDIR, path: '/starved/child', fsId, deps: [dep.id] });
+      const r2 = await b.ingest([child.bytes]);
+      const refused = r2.rejected.length === 1;
+      const r3 = await b.ingest([dep.bytes, child.bytes]); // anti-entropy delivers in causal order
+      assert.equal(r3.accepted.length, 2);
+      assert.ok(b.state.lookup('/starved/child'));
+      return `${r1.parked} stranger orphans parked, ${r1.rejected.length} refused at the bound; the legitimate early child was ${refused ? `refused (${r2.rejected[0].reason}) and dropped` : 'parked'}; delivered again in causal order it was applied`;
+    } finally {
+      b.dag.maxParked = saved;
+    }
+  } });
+
   const results: string[] = [];
   for (const c of cases) {
     let outcome: string;
@@ -227,6 +246,7 @@ test('forged and hostile entries are rejected and counted, or kept for audit out
   assert.ok(b.state.viewDigest() !== base, 'legit entries did change the view');
   // Parked entries survive a restart and are still not applied.
   const home = b.dir.replace(/\/fs\/[^/]+$/, '');
+  parkedTotal = b.dag.parked.size;
   await b.close();
   const b2 = await Filesystem.open(home, a.name, null);
   t.after(() => b2.close().catch(() => {}));
