@@ -19,8 +19,9 @@ const fs = await Filesystem.open(home, name, null, { allowEmpty: false });
 const net = await startNetwork(fs, { port: 0, host: '0.0.0.0', join: [join], mdns: true, home, fetchContent: false });
 const deadline = Date.now() + 30_000;
 while (net.members().filter((m) => m.connected).length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-// let gossipsub learn the peers' subscriptions
-await new Promise((r) => setTimeout(r, 1500));
+// wait until gossipsub knows peers subscribed to the topic (or publishing reaches nobody)
+while (net.topic && net.libp2p.services.pubsub.getSubscribers(net.topic).length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+await new Promise((r) => setTimeout(r, 500));
 
 const evil = generateKeyPair();
 const fsId = fs.fsId;
