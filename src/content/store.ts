@@ -7,13 +7,14 @@
 // Concurrent writers share fsyncs (group commit). See docs/CONTENT.md.
 import { open, mkdir, readdir, readFile, rename, unlink, writeFile as fsWriteFile, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
-import { createHash, timingSafeEqual, webcrypto } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { join, resolve } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { Chunker, DEFAULT_PARAMS, joinParts, type ChunkerParams } from './chunker.ts';
 import { ChunkList, ChunkListBuilder, EMPTY_ROOT, InvalidChunkListError } from './chunklist.ts';
 import { IdTable, type Loc } from './idtable.ts';
+import { Hasher, hashRangesInline } from './hasher.ts';
 import {
   PACK_MAGIC, PACK_HEADER, REC_HEADER, encodeRecordHeader, decodeRecordHeader,
   encodeIdx, decodeIdx, packName, idxName, type IdxEntry,
@@ -64,11 +65,13 @@ export class CorruptChunkError extends Error {
 
 export const DEFAULT_PACK_SIZE = 256 * 1024 * 1024;
 const FORMAT_LINE = 'basefs-content-store 1\n';
-const BATCH = 4 * 1024 * 1024; // records are copied into pooled batch buffers, one write each
-const MAX_BATCHES = 8; // batch buffers (queued + in flight): 32 MiB, allocated once, reused
-// chunk hashes running on the libuv pool at once (the rest on the main thread); 0 = all inline
-const HASH_OFFLOAD = Math.max(0, Number(process.env.BASEFS_HASH_OFFLOAD ?? 6) || 0);
-const OFFLOAD_MIN = 16 * 1024; // smaller chunks are hashed inline
+const BATCH = 4 * 1024 * 1024; // records are staged in batch buffers, written with one write each
+const POOLED_BATCHES = 8; // batch buffers kept for reuse (32 MiB)
+const MAX_INFLIGHT = 16 * 1024 * 1024; // bytes handed to the kernel and not yet written
+const STAGES_AHEAD = 2; // staged batches being hashed while the next one fills
+const INLINE_HASH = 256 * 1024; // less than this is hashed on the calling thread (no round trip)
+// BASEFS_HASH_WORKER=0 hashes everything on the main thread (for measurements)
+const USE_WORKER = process.env.BASEFS_HASH_WORKER !== '0';
 const EARLY_SYNC = 64 * 1024 * 1024; // start writeback in the background every this many bytes
 const READ_RUN = 4 * 1024 * 1024; // adjacent chunks are read with one pread up to this size
 const READ_AHEAD = 3; // runs in flight while streaming
@@ -131,7 +134,7 @@ class Pack {
 
 interface IngestCtx { inUse: (ab: ArrayBufferLike) => boolean }
 
-interface HashJob { data: Uint8Array; id: Uint8Array | null; done: Promise<void> | null }
+interface Staged { buf: Buffer; used: number; ranges: number[] }
 
 interface RunItem { i: number; off: number; len: number; repeat: boolean }
 interface Run { pack: Pack; start: number; end: number; items: RunItem[] }
@@ -148,10 +151,9 @@ export class ChunkStore {
   private rotating: Promise<void> | null = null;
   private syncing: Promise<void> | null = null;
   private batchPool: Buffer[] = [];
-  private batches = 0; // allocated batch buffers
-  private batchWaiters: (() => void)[] = [];
   private readPool: Buffer[] = [];
-  private hashesOffloaded = 0;
+  private inflightBytes = 0;
+  private readonly hasher = new Hasher();
   private failed: Error | null = null;
   private closed = false;
   private openHandles = 0;
@@ -364,56 +366,67 @@ export class ChunkStore {
     return this.ingest(src, onProgress, null);
   }
 
+  // Chunks are copied into staged batch buffers (header space left before each), a full batch
+  // is hashed on the hash worker while the next one fills, then committed: duplicates dropped,
+  // headers filled in, the batch written to the pack with one write.
   private async ingest(src: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, onProgress: ((bytes: number) => void) | undefined, ctx: IngestCtx | null): Promise<ContentRef> {
     this.checkWritable();
     const chunker = new Chunker(this.params);
     const list = new ChunkListBuilder(256);
-    // Chunks wait here, in file order, for their hash; up to HASH_OFFLOAD of them are hashed on
-    // the libuv pool (the other core) while this thread goes on chunking.
-    const queue: HashJob[] = [];
-    const drain = async (all: boolean): Promise<void> => {
-      while (queue.length) {
-        const head = queue[0];
-        if (!head.id) {
-          if (!all && queue.length <= HASH_OFFLOAD) return;
-          await head.done;
-        }
-        queue.shift();
-        list.add(head.id!, head.data.length);
-        const w = this.store(head.id!, head.data);
+    if (ctx) ctx.inUse = (ab) => chunker.holds(ab);
+    let stage: Staged | null = null;
+    const ahead: { st: Staged; ids: Promise<Uint8Array> }[] = [];
+    const commitOldest = async (): Promise<void> => {
+      const { st, ids } = ahead.shift()!;
+      await this.commitStaged(st, await ids, list);
+    };
+    const submit = async (): Promise<void> => {
+      const st = stage;
+      stage = null;
+      if (!st) return;
+      const ids = !USE_WORKER || (st.used < INLINE_HASH && ahead.length === 0)
+        ? Promise.resolve(hashRangesInline(st.buf, st.ranges))
+        : this.hasher.hashRanges(st.buf, st.ranges);
+      ids.catch(() => {});
+      ahead.push({ st, ids });
+      while (ahead.length > STAGES_AHEAD) await commitOldest();
+    };
+    const add = async (parts: Uint8Array[]): Promise<void> => {
+      let len = 0;
+      for (const p of parts) len += p.length;
+      if (REC_HEADER + len > BATCH) { // only with a custom max chunk size
+        await submit();
+        while (ahead.length) await commitOldest();
+        const data = joinParts(parts);
+        const id = sha256(data);
+        list.add(id, len);
+        const w = this.store(id, data);
         if (w) await w;
+        await this.sync(); // the record is written from `data`, which may be a view of a piece
+        return;
       }
+      if (stage && stage.used + REC_HEADER + len > BATCH) await submit();
+      if (!stage) stage = { buf: this.takeBatch(), used: 0, ranges: [] };
+      let o = stage.used + REC_HEADER;
+      stage.ranges.push(o, len);
+      for (const p of parts) { stage.buf.set(p, o); o += p.length; }
+      stage.used = o;
     };
-    const add = (parts: Uint8Array[]): void => {
-      const data = joinParts(parts);
-      const job: HashJob = { data, id: null, done: null };
-      if (data.length >= OFFLOAD_MIN && this.hashesOffloaded < HASH_OFFLOAD) {
-        this.hashesOffloaded++;
-        job.done = webcrypto.subtle.digest('SHA-256', data).then((d) => {
-          job.id = new Uint8Array(d);
-        }).finally(() => { this.hashesOffloaded--; });
-        job.done.catch(() => {});
-      } else {
-        job.id = sha256(data);
-      }
-      queue.push(job);
-    };
-    if (ctx) ctx.inUse = (ab) => chunker.holds(ab) || queue.some((j) => j.data.buffer === ab);
     let bytes = 0;
     try {
       for await (const piece of src) {
         if (!(piece instanceof Uint8Array)) throw new TypeError('writeStream: source must yield Uint8Array pieces');
-        for (const parts of chunker.pushParts(piece)) {
-          add(parts);
-          if (queue[0].id || queue.length > HASH_OFFLOAD) await drain(false);
-        }
+        for (const parts of chunker.pushParts(piece)) await add(parts);
         bytes += piece.length;
         if (onProgress) onProgress(bytes);
       }
-      for (const parts of chunker.finishParts()) add(parts);
-      await drain(true);
-    } finally {
-      for (const j of queue) j.done?.catch(() => {});
+      for (const parts of chunker.finishParts()) await add(parts);
+      await submit();
+      while (ahead.length) await commitOldest();
+    } catch (e) {
+      if (stage) this.releaseBatch((stage as Staged).buf);
+      for (const a of ahead) a.ids.then(() => this.releaseBatch(a.st.buf), () => {});
+      throw e;
     }
     const blob = list.finish();
     const root = sha256(blob);
@@ -423,6 +436,48 @@ export class ChunkStore {
     const rootBytes = new Uint8Array(root.buffer, root.byteOffset, 32);
     this.cacheList(hexOf(rootBytes), new ChunkList(blob));
     return { root: rootBytes, size: list.size };
+  }
+
+  // Appends the chunks of a hashed staged batch that are not stored yet (in place: the batch
+  // becomes the records to write) and adds every chunk to the list, in order.
+  private async commitStaged(st: Staged, ids: Uint8Array, list: ChunkListBuilder): Promise<void> {
+    for (;;) {
+      if (this.failed) { this.releaseBatch(st.buf); throw this.storeFailed(); }
+      const a = this.active;
+      if (a && !(a.end + st.used > this.packSize && a.end > PACK_HEADER)) break;
+      if (!this.rotating) this.rotating = this.rotate().finally(() => { this.rotating = null; });
+      await this.rotating.catch(() => {});
+    }
+    const a = this.active!;
+    this.issue(a); // records queued before this batch go first
+    const base = a.end;
+    const buf = st.buf;
+    const r = st.ranges;
+    let w = 0;
+    for (let k = 0; k < r.length / 2; k++) {
+      const id = ids.subarray(k * 32, k * 32 + 32);
+      const off = r[2 * k];
+      const len = r[2 * k + 1];
+      list.add(id, len);
+      if (this.table.has(id)) continue; // stored before, or earlier in this batch
+      if (off !== w + REC_HEADER) buf.copyWithin(w + REC_HEADER, off, off + len);
+      buf.set(id, w);
+      buf.writeUInt32BE(len, w + 32);
+      buf.writeUInt32BE(crc32(buf.subarray(w, w + 36)), w + 36);
+      this.table.set(id, a.no, base + w + REC_HEADER, len);
+      w += REC_HEADER + len;
+    }
+    if (w === 0) {
+      this.releaseBatch(buf);
+      return;
+    }
+    a.end += w;
+    a.curStart = a.end;
+    a.validEnd = a.end;
+    a.appendSeq++;
+    a.idxStale = true;
+    this.track(a, writeAll(a.fh!, buf.subarray(0, w), base), buf, w);
+    if (this.inflightBytes > MAX_INFLIGHT) await this.waitWrites();
   }
 
   // Used by the network: stores one chunk (data chunk or chunk list) received from a peer after
@@ -469,25 +524,19 @@ export class ChunkStore {
   }
 
   // Queues a record unless the chunk is already stored. Returns a promise only when the caller
-  // must wait (a new pack file, or every batch buffer in flight).
+  // must wait (a new pack file, or too many bytes on their way to the kernel).
   private store(id: Uint8Array, data: Uint8Array): Promise<void> | null {
     if (this.failed) throw this.storeFailed();
     if (this.table.has(id)) return null;
     const a = this.active;
-    if (!a || this.mustRotate(a, data.length) || this.mustWaitBatch(a, data.length)) return this.storeSlow(id, data);
+    if (!a || this.mustRotate(a, data.length)) return this.storeSlow(id, data);
     this.append(a, id, data);
+    if (this.inflightBytes > MAX_INFLIGHT) return this.waitWrites();
     return null;
   }
 
   private mustRotate(a: Pack, len: number): boolean {
     return a.end + REC_HEADER + len > this.packSize && a.end > PACK_HEADER;
-  }
-
-  private mustWaitBatch(a: Pack, len: number): boolean {
-    const need = REC_HEADER + len;
-    if (need > BATCH) return false; // written directly
-    if (a.cur && a.curLen + need <= BATCH) return false;
-    return this.batchPool.length === 0 && this.batches >= MAX_BATCHES;
   }
 
   private async storeSlow(id: Uint8Array, data: Uint8Array): Promise<void> {
@@ -500,27 +549,29 @@ export class ChunkStore {
         await this.rotating;
         continue;
       }
-      if (this.mustWaitBatch(a, data.length)) {
-        this.issue(a);
-        await new Promise<void>((r) => this.batchWaiters.push(r));
-        continue;
-      }
       this.append(a, id, data);
+      if (this.inflightBytes > MAX_INFLIGHT) await this.waitWrites();
       return;
     }
   }
 
+  private async waitWrites(): Promise<void> {
+    while (this.inflightBytes > MAX_INFLIGHT) {
+      const all: Promise<void>[] = [];
+      for (const p of this.packs.values()) for (const w of p.inflight) all.push(w);
+      if (all.length === 0) break;
+      await Promise.race(all);
+    }
+    if (this.failed) throw this.storeFailed();
+  }
+
+  // Batch buffers are views of SharedArrayBuffers, so the hash worker can read them in place.
   private takeBatch(): Buffer {
-    const b = this.batchPool.pop();
-    if (b) return b;
-    this.batches++;
-    return Buffer.allocUnsafeSlow(BATCH);
+    return this.batchPool.pop() ?? Buffer.from(new SharedArrayBuffer(BATCH));
   }
 
   private releaseBatch(b: Buffer): void {
-    this.batchPool.push(b);
-    const w = this.batchWaiters.shift();
-    if (w) w();
+    if (this.batchPool.length < POOLED_BATCHES) this.batchPool.push(b);
   }
 
   // Appends a record: copied into the pack's current batch buffer (so the caller's bytes are
@@ -574,9 +625,10 @@ export class ChunkStore {
   }
 
   private track(pack: Pack, w: Promise<void>, batch: Buffer | null, bytes: number): void {
+    this.inflightBytes += bytes;
     const p: Promise<void> = w.then(
-      () => { pack.inflight.delete(p); if (batch) this.releaseBatch(batch); },
-      (e) => { pack.inflight.delete(p); if (batch) this.releaseBatch(batch); this.fail(e); },
+      () => { this.inflightBytes -= bytes; pack.inflight.delete(p); if (batch) this.releaseBatch(batch); },
+      (e) => { this.inflightBytes -= bytes; pack.inflight.delete(p); if (batch) this.releaseBatch(batch); this.fail(e); },
     );
     pack.inflight.add(p);
     pack.sinceEarlySync += bytes;
@@ -926,13 +978,14 @@ export class ChunkStore {
     return runs;
   }
 
-  // Reads a run with one pread (into `into` when given) and verifies every chunk in it, some
-  // of the hashes on the libuv pool; returns the chunks' bytes.
+  // Reads a run with one pread (into `into` when given) and verifies every chunk in it (on the
+  // hash worker when the run is big); returns the chunks' bytes.
   private async readRun(run: Run, list: ChunkList, label?: string, into?: Buffer): Promise<Uint8Array[]> {
-    const buf = await this.readAt(run.pack, run.start, run.end - run.start, into);
+    const size = run.end - run.start;
+    const buf = await this.readAt(run.pack, run.start, size, into);
     const out: Uint8Array[] = [];
-    const checks: Promise<void>[] = [];
-    let bad = -1;
+    const ranges: number[] = [];
+    const which: number[] = [];
     let prev: Uint8Array | null = null;
     for (let k = 0; k < run.items.length; k++) {
       const it = run.items[k];
@@ -940,34 +993,31 @@ export class ChunkStore {
       if (it.repeat) {
         data = prev!;
       } else {
-        data = buf.subarray(it.off - run.start, it.off - run.start + it.len);
-        const id = list.id(it.i);
-        if (data.length !== it.len) throw this.corrupt(id, label);
-        if (data.length >= OFFLOAD_MIN && this.hashesOffloaded < HASH_OFFLOAD) {
-          this.hashesOffloaded++;
-          checks.push(webcrypto.subtle.digest('SHA-256', data).then((d) => {
-            if (!sameId(new Uint8Array(d), id) && (bad < 0 || k < bad)) bad = k;
-          }).finally(() => { this.hashesOffloaded--; }));
-        } else if (!sameId(sha256(data), id)) {
-          await Promise.allSettled(checks);
-          throw this.corrupt(id, label);
-        }
+        const o = it.off - run.start;
+        data = buf.subarray(o, o + it.len);
+        if (data.length !== it.len) throw this.corrupt(list.id(it.i), label);
+        ranges.push(o, it.len);
+        which.push(k);
         prev = data;
       }
-      // the chunk is genuine, but the list must also tell its true length
+      // the chunk may be genuine, but the list must also tell its true length
       if (data.length !== list.chunkSize(it.i)) {
-        await Promise.allSettled(checks);
         throw new InvalidChunkListError(`${label ? `${label}: ` : ''}chunk list says chunk ${list.idHex(it.i)} has ${list.chunkSize(it.i)} bytes, it has ${data.length}`);
       }
       out.push(data);
     }
-    await Promise.all(checks);
-    if (bad >= 0) throw this.corrupt(list.id(run.items[bad].i), label);
+    const ids = USE_WORKER && into && buf.buffer === into.buffer && size >= INLINE_HASH
+      ? await this.hasher.hashRanges(into, ranges)
+      : hashRangesInline(buf, ranges);
+    for (let j = 0; j < which.length; j++) {
+      const id = list.id(run.items[which[j]].i);
+      if (!sameId(ids.subarray(j * 32, j * 32 + 32), id)) throw this.corrupt(id, label);
+    }
     return out;
   }
 
   private takeScratch(): Buffer {
-    return this.readPool.pop() ?? Buffer.allocUnsafeSlow(READ_RUN);
+    return this.readPool.pop() ?? Buffer.from(new SharedArrayBuffer(READ_RUN));
   }
 
   private releaseScratch(b: Buffer): void {
@@ -1090,6 +1140,7 @@ export class ChunkStore {
   async crashForTests(): Promise<void> {
     this.closed = true;
     this.fail(new Error('simulated crash'));
+    await this.hasher.close();
     for (const p of this.packs.values()) {
       if (p.cur) { this.releaseBatch(p.cur); p.cur = null; }
       await Promise.all([...p.inflight]).catch(() => {});
@@ -1115,6 +1166,7 @@ export class ChunkStore {
         await this.closeHandle(p);
       }
       this.lists.clear();
+      await this.hasher.close();
       await this.releaseLock();
     }
   }
