@@ -7,7 +7,9 @@ export const NET_LIMITS = {
   maxInlineContent: 64 * 1024, // content at most this big rides along with its WRITE entry
   maxInlineChunks: 64,
   maxFrameBytes: 4 * 1024 * 1024, // one framed message on a stream
-  entriesFrameBytes: 1024 * 1024, // a sender packs ENTRIES frames up to about this size
+  entriesFrameBytes: 256 * 1024, // a sender packs ENTRIES frames up to about this size
+  entriesWindow: 4, // ENTRIES frames a sender may have unacknowledged (flow control)
+  ackEvery: 2, // a receiver acknowledges every this many ENTRIES frames, once ingested
   maxEntriesPerFrame: 8192,
   maxHeads: 1024, // heads announced in HELLO
   maxWant: 1024, // ids asked for in one WANT
@@ -94,9 +96,10 @@ export type SyncMessage =
   | { t: 'error'; message: string }
   | { t: 'getchunks'; hashes: Uint8Array[] }
   | { t: 'chunk'; hash: Uint8Array; data: Uint8Array }
-  | { t: 'chunksend'; missing: Uint8Array[] };
+  | { t: 'chunksend'; missing: Uint8Array[] }
+  | { t: 'ack'; frames: number };
 
-const TYPE = { hello: 1, want: 2, count: 3, entries: 4, end: 5, done: 6, error: 7, getchunks: 8, chunk: 9, chunksend: 10 } as const;
+const TYPE = { hello: 1, want: 2, count: 3, entries: 4, end: 5, done: 6, error: 7, getchunks: 8, chunk: 9, chunksend: 10, ack: 11 } as const;
 
 export function encodeMessage(m: SyncMessage): Uint8Array {
   const w = new WireWriter(64);
@@ -131,6 +134,9 @@ export function encodeMessage(m: SyncMessage): Uint8Array {
       break;
     case 'chunksend':
       w.ids(m.missing);
+      break;
+    case 'ack':
+      w.uint(m.frames);
       break;
   }
   return w.done();
@@ -178,6 +184,9 @@ export function decodeMessage(b: Uint8Array): SyncMessage {
       break;
     case TYPE.chunksend:
       m = { t: 'chunksend', missing: r.ids(NET_LIMITS.maxChunksPerRequest) };
+      break;
+    case TYPE.ack:
+      m = { t: 'ack', frames: r.uint(1 << 20) };
       break;
     default:
       throw new ProtocolError(`unknown message type ${t}`);

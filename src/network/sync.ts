@@ -10,7 +10,8 @@ import { ProtocolError } from './wire.ts';
 //   I -> R  HELLO {fsId, name, heads, entry count}
 //   R -> I  HELLO {fsId, name, heads, entry count}      (or ERROR, e.g. another filesystem)
 //   I -> R  WANT {R's heads I lack + deps I wait for, my heads + samples}   (0..n rounds)
-//   R -> I  COUNT {entries, bytes}, ENTRIES*, END
+//   R -> I  COUNT {entries, bytes}, ENTRIES*, END    (I -> R ACK every 2 ENTRIES ingested;
+//                                                     R keeps at most 4 unacknowledged)
 //   I -> R  DONE
 // The responder learns the initiator's heads from HELLO and starts its own pull when it
 // lacks some, so one exchange in each direction reconciles both logs.
@@ -106,6 +107,7 @@ export async function pullSession(fs: Filesystem, fsm: FramedStream, o: PullOpti
     if (c.t !== 'count') throw new ProtocolError(`expected COUNT, got ${c.t}`);
     expected += c.entries;
     const before = res.accepted + res.parked;
+    let frames = 0;
     for (;;) {
       const m = await expect(fsm);
       if (m.t === 'end') break;
@@ -113,6 +115,8 @@ export async function pullSession(fs: Filesystem, fsm: FramedStream, o: PullOpti
       res.received += m.entries.length;
       for (const e of m.entries) bytes += e.length;
       const rep = await fs.ingest(m.entries);
+      // flow control: the sender keeps at most NET_LIMITS.entriesWindow frames in flight
+      if (++frames % NET_LIMITS.ackEvery === 0) await fsm.write(encodeMessage({ t: 'ack', frames: NET_LIMITS.ackEvery }));
       res.accepted += rep.accepted.length;
       res.duplicates += rep.duplicates;
       res.parked += rep.parked;
@@ -164,11 +168,16 @@ export async function serveSession(fs: Filesystem, fsm: FramedStream, o: ServeOp
   await fsm.write(encodeMessage(hello(fs)));
   res.peerHeads = h.heads.map(toHex);
   if (fs.dag.fsId && h.fsId.length) o.onHello?.(res.peerHeads);
+  let unacked = 0; // ENTRIES frames sent and not yet acknowledged (across rounds)
   for (;;) {
     const f = await fsm.read();
     if (!f) break;
     const m = decodeMessage(f);
     if (m.t === 'done') break;
+    if (m.t === 'ack') {
+      unacked = Math.max(0, unacked - m.frames); // acknowledgement of the last frames
+      continue;
+    }
     if (m.t !== 'want') throw new ProtocolError(`expected WANT or DONE, got ${m.t}`);
     if (++res.rounds > NET_LIMITS.maxWantRounds) throw new ProtocolError('too many WANT rounds');
     const diff = computeDiff(fs.dag, m.want.map(toHex), m.have.map(toHex));
@@ -178,16 +187,23 @@ export async function serveSession(fs: Filesystem, fsm: FramedStream, o: ServeOp
     await fsm.write(encodeMessage({ t: 'count', entries: entries.length, bytes: total }));
     let batch: Uint8Array[] = [];
     let size = 0;
-    for (const e of entries) {
-      if (batch.length && (size + e.length + 8 > NET_LIMITS.entriesFrameBytes || batch.length >= NET_LIMITS.maxEntriesPerFrame)) {
-        await fsm.write(encodeMessage({ t: 'entries', entries: batch }));
-        batch = [];
-        size = 0;
+    const send = async () => {
+      while (unacked >= NET_LIMITS.entriesWindow) {
+        const a = await expect(fsm);
+        if (a.t !== 'ack') throw new ProtocolError(`expected ACK, got ${a.t}`);
+        unacked = Math.max(0, unacked - a.frames);
       }
+      await fsm.write(encodeMessage({ t: 'entries', entries: batch }));
+      unacked++;
+      batch = [];
+      size = 0;
+    };
+    for (const e of entries) {
+      if (batch.length && (size + e.length + 8 > NET_LIMITS.entriesFrameBytes || batch.length >= NET_LIMITS.maxEntriesPerFrame)) await send();
       batch.push(e);
       size += e.length + 3;
     }
-    if (batch.length) await fsm.write(encodeMessage({ t: 'entries', entries: batch }));
+    if (batch.length) await send();
     await fsm.write(encodeMessage({ t: 'end', sent: entries.length }));
     res.sent += entries.length;
   }

@@ -58,6 +58,7 @@ test('sync messages round trip', () => {
     { t: 'getchunks', hashes: [id(), id()] },
     { t: 'chunk', hash: id(), data: new Uint8Array(randomBytes(5000)) },
     { t: 'chunksend', missing: [id()] },
+    { t: 'ack', frames: 2 },
   ];
   for (const m of msgs) {
     const d = decodeMessage(encodeMessage(m));
