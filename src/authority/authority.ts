@@ -49,6 +49,20 @@ export function id8(idHex: string): string {
   return idHex.slice(0, 8);
 }
 
+// Fingerprints (a SHA-256 each) of the keys named in reasons, cached: invalid entries of the
+// same key repeat them.
+const fpCache = new Map<string, string>();
+export function fp(key: Uint8Array, keyHex?: string): string {
+  const h = keyHex ?? toHex(key);
+  let f = fpCache.get(h);
+  if (f === undefined) {
+    f = fingerprint(key);
+    if (fpCache.size >= 4096) fpCache.clear();
+    fpCache.set(h, f);
+  }
+  return f;
+}
+
 // tau: the total order in which grants and revokes are evaluated: (height, id).
 function tauLess(a: AuthRec, b: AuthRec): boolean {
   const ha = a.node!.height;
@@ -160,12 +174,8 @@ export class Authority {
       }
     }
     if (best >= 0) return { ok: true, rank: best };
-    if (revoker) return { ok: false, why: `revoked by ${id8(revoker.idHex)}: key ${fingerprint(revoker.key)} lost its grant${path ? ` covering ${path}` : ''}` };
-    return { ok: false, why: `unauthorized: key ${fingerprint(this.keyOf(node))} has no grant ${path === null ? 'anywhere' : `at ${path}`}` };
-  }
-
-  private keyOf(node: CNode): Uint8Array {
-    return node.entry.author;
+    if (revoker) return { ok: false, why: `revoked by ${id8(revoker.idHex)}: key ${fp(revoker.key, revoker.keyHex)} lost its grant${path ? ` covering ${path}` : ''}` };
+    return { ok: false, why: `unauthorized: key ${fp(node.entry.author, authorHex)} has no grant ${path === null ? 'anywhere' : `at ${path}`}` };
   }
 
   // Full evaluation of every grant and revoke (run when a REVOKE arrives). Returns the grants

@@ -4,12 +4,11 @@ import type { Entry } from '../log/entry.ts';
 // authority rules, without walking the DAG.
 //
 // Every entry that may ever be valid ("tracked": its author is the bootstrap key or holds a
-// grant in the entry's causal past) is placed on a chain: a linear sequence of entries by one
-// author in which each entry has the previous one in its causal past. A writer's own entries
-// normally form one chain (its new entry always follows its last one); the same key writing
-// from two places concurrently forks a second chain. Each entry keeps a vector clock `vc`:
-// for each chain, the highest position on that chain within the entry's causal past (own
-// entry included). Then a <= b  <=>  b.vc[a.chain] >= a.pos, exact and O(1).
+// grant in the entry's causal past) is placed on a chain: a linear sequence of entries in
+// which each entry has the previous one in its causal past (any authors). Each entry keeps a
+// vector clock `vc`: for each chain, the highest position on that chain within its causal
+// past. Then a <= b  <=>  b.vc[a.chain] >= a.pos (b.pos >= a.pos on the same chain), exact
+// and O(1). A linear log is one chain; concurrent branches need one chain each while open.
 //
 // The chain layout depends on arrival order; it is only used to answer "a <= b", whose answer
 // does not, so every node computes the same view. Entries that can never be valid (keys with
@@ -44,7 +43,6 @@ function maxOf(a: number[], b: number[]): number[] {
 export class CausalIndex {
   static defaultMaxChains = MAX_CHAINS; // tests lower it to exercise the fallback
   private tips: number[] = []; // chain -> position of its last entry
-  private byAuthor = new Map<string, number[]>(); // author hex -> its chains
   maxChains = CausalIndex.defaultMaxChains;
   walks = 0; // fallback walks done (for tests and stats)
 
@@ -91,33 +89,36 @@ export class CausalIndex {
     return r;
   }
 
-  // Sets n's chain, position and clock. `deps` are n's deps (already placed). An entry extends
-  // a chain of its author whose last entry it has seen, else starts one (when tracked).
-  place(n: CNode, authorHex: string, tracked: boolean): void {
+  // Sets n's chain, position and clock; its deps are placed already. A tracked entry extends
+  // a chain whose last entry it has seen — preferably one of its deps, else any (this reuses
+  // the chains of finished branches) — and starts a new chain only when every chain it has
+  // seen was extended concurrently. So the number of chains stays near the DAG's width (the
+  // number of branches open at once), whatever the number of writers.
+  place(n: CNode, _authorHex: string, tracked: boolean): void {
     const deps = n.deps;
     n.chain = -1;
     n.pos = -1;
     let chain = -1;
     if (tracked) {
-      let cs = this.byAuthor.get(authorHex);
-      if (cs) {
-        for (const c of cs) {
-          let m = -1;
+      for (const d of deps) {
+        if (d.chain >= 0 && this.tips[d.chain] === d.pos) {
+          chain = d.chain;
+          break;
+        }
+      }
+      if (chain < 0) {
+        for (let c = 0; c < this.tips.length && chain < 0; c++) {
           for (const d of deps) {
-            const x = this.at(d, c);
-            if (x > m) m = x;
-          }
-          if (m === this.tips[c]) {
-            chain = c;
-            break;
+            if (this.at(d, c) === this.tips[c]) {
+              chain = c;
+              break;
+            }
           }
         }
       }
       if (chain < 0 && this.tips.length < this.maxChains) {
         chain = this.tips.length;
         this.tips.push(-1);
-        if (!cs) this.byAuthor.set(authorHex, (cs = []));
-        cs.push(chain);
       }
     }
     if (chain >= 0) {

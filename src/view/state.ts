@@ -4,7 +4,7 @@ import { isUnder } from '../log/path.ts';
 import { hash as oneShotHash } from 'node:crypto';
 import { toHex } from '../crypto/hash.ts';
 import { fingerprint } from '../crypto/keys.ts';
-import { Authority, id8, type AuthRec, type GrantRec } from '../authority/authority.ts';
+import { Authority, fp, id8, type AuthRec, type GrantRec } from '../authority/authority.ts';
 import { CausalIndex, type CNode } from './causal.ts';
 import { Sum256 } from './digest.ts';
 
@@ -164,7 +164,7 @@ export class FsState {
   private causal = new CausalIndex();
   private auth: Authority;
   private infos: Info[] = [];
-  private byId = new Map<string, Info>();
+  private bySeq: Info[] = []; // by DagNode.seq (the Dag maps ids to nodes already)
   private recs = new Map<string, PathRec>();
   private root: PathRec;
   private bootInfo: Info | null = null;
@@ -269,7 +269,7 @@ export class FsState {
 
   private ingest(n: DagNode, fresh: Info[]): boolean {
     const e = n.entry;
-    if (this.byId.has(e.idHex)) return false;
+    if (this.bySeq[n.seq] !== undefined) return false;
     let recompute = false;
     const deps: Info[] = new Array(e.deps.length);
     const recent = this.recent;
@@ -287,12 +287,12 @@ export class FsState {
         continue;
       }
       const h = toHex(d);
-      di = this.byId.get(h);
+      const dn = this.dag.get(h);
+      if (!dn) throw new Error(`entry ${e.idHex} applied before its dep ${h}`);
+      di = this.bySeq[dn.seq];
       if (!di) {
-        const dn = this.dag.get(h);
-        if (!dn) throw new Error(`entry ${e.idHex} applied before its dep ${h}`);
         if (this.ingest(dn, fresh)) recompute = true;
-        di = this.byId.get(h)!;
+        di = this.bySeq[dn.seq];
       }
       deps[nd++] = di;
     }
@@ -313,7 +313,7 @@ export class FsState {
     info.hopeless = !candidate;
     this.causal.place(info, info.authorHex, candidate);
     this.infos.push(info);
-    this.byId.set(e.idHex, info);
+    this.bySeq[n.seq] = info;
     if (recent.length < 8) recent.push(info);
     else recent[info.idx & 7] = info;
     if (e.kind === Kind.GRANT || e.kind === Kind.REVOKE) {
@@ -323,7 +323,7 @@ export class FsState {
           info.auth = this.auth.addRevoke(info);
           recompute = true;
         }
-      } else info.why = `unauthorized: key ${fingerprint(e.author)} has no grant at ${e.path}`;
+      } else info.why = `unauthorized: key ${fp(e.author, info.authorHex)} has no grant at ${e.path}`;
     } else if (e.kind !== Kind.BOOTSTRAP && candidate) {
       let l = this.authorData.get(info.authorHex);
       if (!l) this.authorData.set(info.authorHex, (l = []));
@@ -347,7 +347,7 @@ export class FsState {
     if (info.hopeless) {
       info.valid = false;
       info.rank = info.rank2 = null;
-      info.why = `unauthorized: key ${fingerprint(e.author)} has no grant ${e.kind === Kind.SNAPSHOT ? 'anywhere' : `at ${e.path}`}`;
+      info.why = `unauthorized: key ${fp(e.author, info.authorHex)} has no grant ${e.kind === Kind.SNAPSHOT ? 'anywhere' : `at ${e.path}`}`;
       return;
     }
     const a = this.auth.authorize(info, info.authorHex, e.kind === Kind.SNAPSHOT ? null : e.path);
@@ -742,8 +742,8 @@ export class FsState {
   }
 
   canWrite(key: Uint8Array, path: string): Check {
-    const fp = fingerprint(key);
-    if (!this.auth.boot) return { ok: false, reason: `key ${fp} may not write ${path}: the filesystem has no bootstrap entry yet` };
+    const kfp = fingerprint(key);
+    if (!this.auth.boot) return { ok: false, reason: `key ${kfp} may not write ${path}: the filesystem has no bootstrap entry yet` };
     const r = this.auth.authorizeNew(toHex(key), path);
     if (r.rank !== null) return { ok: true, rank: r.rank };
     let why: string;
@@ -757,7 +757,7 @@ export class FsState {
       const g = nearest(r.revoked, path);
       why = `it holds no grant (its grant at ${g.path} was revoked by ${id8(g.removedBy[0].idHex)})`;
     } else why = 'it holds no grant';
-    return { ok: false, reason: `key ${fp} may not write ${path}: ${why}` };
+    return { ok: false, reason: `key ${kfp} may not write ${path}: ${why}` };
   }
 
   rankOf(key: Uint8Array, path: string): number | null {
@@ -780,7 +780,8 @@ export class FsState {
   }
 
   isValid(idHex: string): boolean {
-    const info = this.byId.get(idHex);
+    const n = this.dag.get(idHex);
+    const info = n && this.bySeq[n.seq];
     if (!info) return false;
     if (info.auth) return info.auth.valid;
     return info.valid;
@@ -788,7 +789,8 @@ export class FsState {
 
   // Why an entry is or is not valid (for `show` and tests).
   whyOf(idHex: string): string {
-    const info = this.byId.get(idHex);
+    const n = this.dag.get(idHex);
+    const info = n && this.bySeq[n.seq];
     if (!info) return 'unknown entry';
     if (info.auth) return info.auth.valid ? (info.auth.kind === 'grant' && info.auth.removedBy.length ? `revoked by ${id8(info.auth.removedBy[0].idHex)}` : 'valid') : info.auth.why;
     return info.why;
