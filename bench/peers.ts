@@ -10,7 +10,7 @@
 // other's heap, caches or event loop. Workloads and setup: docs/BENCH-PEERS.md.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync, existsSync, readFileSync } from 'node:fs';
-import { tmpdir, cpus, totalmem, release } from 'node:os';
+import { tmpdir, cpus, totalmem, release, loadavg } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -96,6 +96,7 @@ interface DriveResult {
   replFailed: boolean;
   replServer: Record<string, number>; // the first node's network counters after replication
   errors: string[];
+  load?: number[]; // 1-minute load average of the machine before and after the job
   edit: EditResult;
   editDedup?: EditResult;
   insert: EditResult; // one byte inserted; Hyperdrive with its dedup option
@@ -369,7 +370,9 @@ export async function runPeersBench(): Promise<string> {
       const order = r % 2 === 0 ? systems : [...systems].reverse();
       for (const s of order) {
         log(`round ${r + 1}/${rounds}: ${s} drive workloads...`);
+        const load0 = loadavg()[0];
         const d = await runJob<DriveResult>({ system: s, kind: 'drive', scale });
+        d.load = [load0, loadavg()[0]];
         drive[s].push(d);
         log(`  small write ${fmtSec(d.smallWriteMs)}, read ${fmtSec(d.smallReadMs)}; large write ${fmtSec(d.largeWriteMs)}, read ${fmtSec(d.largeReadMs)}; replication ${fmtSec(d.replMs)} ${fmtBytes(d.replWire)}; edit stored ${fmtBytes(d.edit.storedLogical)}, sent ${fmtBytes(d.edit.wire)}`);
       }
@@ -460,10 +463,10 @@ export async function runPeersBench(): Promise<string> {
     '',
     `Durability: basefs fdatasyncs content and log before a write is acknowledged; Hyperdrive's storage (RocksDB via hypercore-storage) writes its WAL without fsync (sync = false), so an acknowledged put survives a process crash but not a power loss. Replication goes through a byte-counting TCP proxy in the second node's process (basefs: ${Math.max(...repl, 0)} TCP connection(s) through it; Hyperdrive: ${Math.max(...drive.hyperdrive.map((d) => d.replConnections), 0)}). Cold-open drives were built once per system (basefs ${fmtSec(build.basefs.buildMs)}, ${fmtBytes(build.basefs.disk)} on disk; Hyperdrive ${fmtSec(build.hyperdrive.buildMs)}, ${fmtBytes(build.hyperdrive.disk)}).`,
     '',
-    'Per round (basefs / Hyperdrive):',
+    'Per round (basefs / Hyperdrive; the load average is the machine\'s, other work included, around each drive job):',
     '',
-    '| round | small write | small read | large write | large read | replication | edit: stored / sent | cold read / list |',
-    '|---|---|---|---|---|---|---|---|',
+    '| round | small write | small read | large write | large read | replication | edit: stored / sent | cold read / list | load avg before, after |',
+    '|---|---|---|---|---|---|---|---|---|',
   );
   for (let r = 0; r < rounds; r++) {
     const b = drive.basefs[r];
@@ -471,7 +474,7 @@ export async function runPeersBench(): Promise<string> {
     const cb = cold.basefs[r];
     const ch = cold.hyperdrive[r];
     const fmtSec = (ms: number) => (Number.isFinite(ms) ? fmtSecRaw(ms) : 'failed');
-    out.push(`| ${r + 1} | ${fmtSec(b.smallWriteMs)} / ${fmtSec(h.smallWriteMs)} | ${fmtSec(b.smallReadMs)} / ${fmtSec(h.smallReadMs)} | ${fmtSec(b.largeWriteMs)} / ${fmtSec(h.largeWriteMs)} | ${fmtSec(b.largeReadMs)} / ${fmtSec(h.largeReadMs)} | ${fmtSec(b.replMs)} / ${fmtSec(h.replMs)} | ${fmtBytes(b.edit.storedLogical)}, ${fmtBytes(b.edit.wire)} / ${fmtBytes(h.edit.storedLogical)}, ${fmtBytes(h.edit.wire)} | ${fmtSec(cb.firstReadMs)}, ${fmtSec(cb.listMs)} / ${fmtSec(ch.firstReadMs)}, ${fmtSec(ch.listMs)} |`);
+    out.push(`| ${r + 1} | ${fmtSec(b.smallWriteMs)} / ${fmtSec(h.smallWriteMs)} | ${fmtSec(b.smallReadMs)} / ${fmtSec(h.smallReadMs)} | ${fmtSec(b.largeWriteMs)} / ${fmtSec(h.largeWriteMs)} | ${fmtSec(b.largeReadMs)} / ${fmtSec(h.largeReadMs)} | ${fmtSec(b.replMs)} / ${fmtSec(h.replMs)} | ${fmtBytes(b.edit.storedLogical)}, ${fmtBytes(b.edit.wire)} / ${fmtBytes(h.edit.storedLogical)}, ${fmtBytes(h.edit.wire)} | ${fmtSec(cb.firstReadMs)}, ${fmtSec(cb.listMs)} / ${fmtSec(ch.firstReadMs)}, ${fmtSec(ch.listMs)} | ${fmtLoad(b.load)} / ${fmtLoad(h.load)} |`);
   }
   out.push('');
   const section = out.join('\n');
@@ -490,6 +493,10 @@ export async function runPeersBench(): Promise<string> {
 
 function machine(): string {
   return `${cpus().length} x ${cpus()[0]?.model?.trim() ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB RAM, Linux ${release()}, Node ${process.versions.node}`;
+}
+
+function fmtLoad(l?: number[]): string {
+  return l ? l.map((x) => x.toFixed(1)).join(', ') : '-';
 }
 
 function shortGroup(g: string): string {
