@@ -13,7 +13,7 @@ import { sha256 } from '../src/crypto/hash.ts';
 const N = Number(process.env.BENCH_VIEW_N ?? 100_000);
 
 // A realistic log: two writers, 1000 directories, files rewritten now and then, a few grants.
-async function buildLog(dir: string): Promise<void> {
+export async function buildLog(dir: string): Promise<void> {
   const root = generateKeyPair();
   const other = generateKeyPair();
   const store = await LogStore.open(dir);
