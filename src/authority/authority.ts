@@ -1,6 +1,5 @@
 import { toHex } from '../crypto/hash.ts';
 import { fingerprint } from '../crypto/keys.ts';
-import { Kind } from '../log/entry.ts';
 import { depth, isUnder } from '../log/path.ts';
 import type { CNode } from '../view/causal.ts';
 
@@ -284,10 +283,6 @@ export class Authority {
       if (rank === null || g.depth < rank) rank = g.depth;
     }
     return { rank, covering, live, revoked };
-  }
-
-  isGrantOrRevoke(kind: number): boolean {
-    return kind === Kind.GRANT || kind === Kind.REVOKE;
   }
 }
 

@@ -146,6 +146,7 @@ test('rename vs write race: dst takes the state src had in the rename\'s past; t
   assert.equal(dst.contentId, v1.idHex);
   // at /src: rename-out (a delete) vs the write, same height: decided by timestamp (v2 is later)
   assert.ok(hasContent(s, '/src', 'v2'));
+  assert.equal(s.lookup('/src')!.entryId, v2.idHex);
   assert.equal(s.losers('/src')[0].entry.idHex, rn.idHex);
   // had the rename won at /src, v2 would be a listed loser: nothing is lost either way
   const w2 = new World();

@@ -12,7 +12,6 @@ import { key, rootOf, dump } from './view-harness.ts';
 
 const PATHS = ['/a', '/a/b', '/a/a', '/sp ace', '/ünï', '/a/b/c', '/d', '/d/a'];
 const KINDS = [Kind.WRITE, Kind.WRITE, Kind.WRITE, Kind.MKDIR, Kind.DELETE, Kind.RENAME, Kind.SYMLINK, Kind.SETATTR, Kind.GRANT, Kind.GRANT, Kind.REVOKE, Kind.REVOKE, Kind.REVOKE, Kind.SNAPSHOT];
-const NKEYS = 4;
 
 const opArb = fc.record({
   author: fc.constantFrom(0, 0, 1, 1, 2, 3),
