@@ -180,11 +180,14 @@ export class FsState {
   private rebuilds: PathRec[] = [];
   stats = { applied: 0, recomputes: 0, rechecked: 0, msIngest: 0, msRegister: 0, msRefresh: 0 };
 
-  constructor(dag: Dag) {
+  // `only` (internal, see atHeads): restrict to these entries (a causally closed set).
+  constructor(dag: Dag, only?: Set<string>) {
     this.dag = dag;
     this.auth = new Authority((a, b) => this.causal.le(a, b));
     this.root = this.newRec('/', '', null);
-    this.run(Array.from(dag.nodes.values()), false);
+    const nodes = Array.from(dag.nodes.values());
+    this.run(only ? nodes.filter((n) => only.has(n.entry.idHex)) : nodes, false);
+    if (only) this.readOnly = true;
   }
 
   // Read-only state of the causal past of `heads` (snapshots, .snap views).
@@ -206,11 +209,7 @@ export class FsState {
         }
       }
     }
-    const sub = new Dag();
-    for (const n of dag.ordered()) if (want.has(n.entry.idHex)) sub.add(n.entry);
-    const s = new FsState(sub);
-    s.readOnly = true;
-    return s;
+    return new FsState(dag, want);
   }
 
   // ---------------------------------------------------------------- ingest

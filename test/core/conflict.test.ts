@@ -293,6 +293,16 @@ test('snapshots via atHeads show the past; apply returns the changed paths', () 
   assert.ok(hasContent(old, '/f', 'v1'));
   assert.equal(old.lookup('/g'), null);
   assert.ok(hasContent(s, '/f', 'v2'));
+  assert.equal(old.isValid(snap.idHex), false, 'the heads of a snapshot are its deps');
+  assert.equal(old.isValid(w.all[1].idHex), true);
+  assert.equal(old.isValid(w.all[w.all.length - 1].idHex), false, 'not in that past');
+  // two concurrent heads: their union
+  const x = w.write(w.root, '/x', 'x', [snap]);
+  const y = w.write(w.root, '/y', 'y', [snap]);
+  const both = FsState.atHeads(w.dag, [x.idHex, y.idHex]);
+  assert.deepEqual(both.readdir('/'), ['f', 'x', 'y']);
+  assert.ok(hasContent(both, '/f', 'v1'));
+  assert.throws(() => FsState.atHeads(w.dag, ['00'.repeat(32)]), /unknown entry/);
   // incremental: changed paths
   const e = w.write(w.root, '/h/i', 'i');
   const r = w.dag.get(e.idHex)!;
