@@ -290,7 +290,8 @@ export class FsState {
       if (!dn) throw new Error(`entry ${e.idHex} applied before its dep ${h}`);
       di = this.bySeq[dn.seq];
       if (!di) {
-        if (this.ingest(dn, fresh)) recompute = true;
+        // The caller skipped some entries: take them (all unseen ancestors) from the Dag first.
+        if (this.pullMissing(n, fresh)) recompute = true;
         di = this.bySeq[dn.seq];
       }
       deps[nd++] = di;
@@ -329,6 +330,27 @@ export class FsState {
       l.push(info);
     }
     fresh.push(info);
+    return recompute;
+  }
+
+  private pullMissing(n: DagNode, fresh: Info[]): boolean {
+    const missing: DagNode[] = [];
+    const seen = new Set<number>();
+    const stack = [n];
+    while (stack.length) {
+      const x = stack.pop()!;
+      for (const d of x.entry.deps) {
+        const dn = this.dag.get(toHex(d));
+        if (!dn) throw new Error(`entry ${x.entry.idHex} applied before its dep ${toHex(d)}`);
+        if (this.bySeq[dn.seq] !== undefined || seen.has(dn.seq)) continue;
+        seen.add(dn.seq);
+        missing.push(dn);
+        stack.push(dn);
+      }
+    }
+    missing.sort((a, b) => a.seq - b.seq);
+    let recompute = false;
+    for (const m of missing) if (this.ingest(m, fresh)) recompute = true;
     return recompute;
   }
 
