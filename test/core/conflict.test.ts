@@ -325,3 +325,21 @@ test('write vs delete of the parent directory: the rewritten child is kept', () 
   assert.ok(hasContent(s, '/p/f', 'v2'));
   assert.equal(s.lookup('/p')!.type, 'dir');
 });
+
+test('two concurrent renames of one source both take it; a rename concurrent with a delete of the source keeps the file', () => {
+  const w = new World();
+  const v = w.write(w.root, '/src', 'data');
+  w.rename(w.root, '/src', '/one', [v]);
+  w.rename(w.root, '/src', '/two', [v]);
+  const w2 = new World();
+  const v2 = w2.write(w2.root, '/src', 'data');
+  w2.rename(w2.root, '/src', '/moved', [v2]);
+  w2.del(w2.root, '/src', [v2]);
+  const s = agree(w);
+  assert.ok(hasContent(s, '/one', 'data'));
+  assert.ok(hasContent(s, '/two', 'data'));
+  assert.equal(s.lookup('/src'), null);
+  const s2 = agree(w2);
+  assert.ok(hasContent(s2, '/moved', 'data'));
+  assert.equal(s2.lookup('/src'), null);
+});
