@@ -56,7 +56,7 @@ export class WriteBuffer {
     if (!this.mem) return;
     if (end <= this.mem.length) return;
     if (end > MEM_FILE_MAX) return this.spill();
-    let cap = Math.max(64 * 1024, this.mem.length);
+    let cap = Math.max(4096, this.mem.length);
     while (cap < end) cap *= 2;
     cap = Math.min(cap, MEM_FILE_MAX);
     if (memTotal + cap - this.mem.length > MEM_TOTAL_MAX) return this.spill();

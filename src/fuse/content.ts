@@ -1,20 +1,35 @@
 import type { ChunkStore } from '../content/store.ts';
-import type { ContentIO, ReadCache } from './dirty.ts';
+import { chunkBuffer } from '../content/chunker.ts';
+import { ChunkListBuilder, hashBytes } from '../content/chunklist.ts';
+import type { ContentIO } from './dirty.ts';
 
-// The FUSE layer's view of the chunk store. Reads fetch only the chunks covering the range
-// (ChunkStore.read plans runs over the chunk list); the chunk list itself is kept by the store
-// in an LRU keyed by root, and each open file remembers the root it pinned at open.
+// The FUSE layer's view of the chunk store. Reads fetch only the chunks covering a range
+// (ChunkStore.read plans one pread per run of adjacent chunks and verifies each chunk); the
+// per-file chunk list and chunk cache live in reader.ts.
+//
+// Writes: big files go through writeFile / writeStream (chunked and hashed as they stream,
+// durable when they resolve). Small files (in-memory buffers) are chunked here and their
+// chunks appended with putChunk(sync: false), exactly as writeStream would store them, so a
+// batch of a thousand small files costs one flush() instead of a thousand syncs; the
+// committer calls flush() before it appends the batch's entries to the log.
 export function contentIO(store: ChunkStore): ContentIO {
   return {
-    read(root: Uint8Array, offset: number, length: number, label: string, cache: ReadCache) {
-      cache.root = root;
-      return store.read(root, offset, length, label);
+    read: (root, offset, length, label) => store.read(root, offset, length, label),
+    chunkList: (root) => store.chunkList(root),
+    storeBuffer: (data) => store.writeBuffer(data),
+    storeFile: (path) => store.writeFile(path),
+    storeStream: (src) => store.writeStream(src),
+    async storeSmall(data) {
+      const list = new ChunkListBuilder(4);
+      for (const c of data.length ? chunkBuffer(data, store.params) : []) {
+        const hex = await store.putChunk(c, undefined, { sync: false });
+        list.add(Buffer.from(hex, 'hex'), c.length);
+      }
+      const blob = list.finish();
+      const root = hashBytes(blob);
+      await store.putChunk(blob, undefined, { sync: false });
+      return { root, size: list.size };
     },
-    storeBuffer(data: Uint8Array) {
-      return store.writeBuffer(data);
-    },
-    storeFile(path: string) {
-      return store.writeFile(path);
-    },
+    flush: () => store.flush(),
   };
 }

@@ -6,7 +6,10 @@ import { Kind, type Entry } from '../log/entry.ts';
 import { parentOf, baseName, isUnder } from '../log/path.ts';
 import { bytesEqual } from '../crypto/hash.ts';
 import { logger } from '../node/logger.ts';
-import { DirtyFile, type ContentIO, type ReadCache, type ContentRef } from './dirty.ts';
+import { DirtyFile, type ContentIO, type ContentRef } from './dirty.ts';
+import { Committer, type Op } from './committer.ts';
+import type { Draft } from '../log/sign.ts';
+import { Reader } from './reader.ts';
 import { ConflictTree, type VNode } from './conflicts.ts';
 import type { FuseOps, FuseStat, FuseStatfs } from './native.ts';
 import {
@@ -59,9 +62,30 @@ function where(p: string): Where {
 interface Handle {
   fd: number;
   write: boolean;
-  df: DirtyFile | null;
-  pin: { root: Uint8Array | null; size: number; label: string } | null;
-  cache: ReadCache;
+  df: DirtyFile | null; // writers, and readers of a file with local changes
+  reader: Reader | null; // everyone else: the content pinned at open
+}
+
+// What a live path is, with queued (not yet committed) changes applied.
+interface Node {
+  type: 'dir' | 'file' | 'symlink';
+  mode: number;
+  mtime: number;
+  size: number;
+  root: Uint8Array | null;
+  target: string;
+}
+
+interface PendingDir {
+  mode: number;
+  mtime: number;
+  op: Op;
+}
+
+interface PendingAttrs {
+  mode?: number;
+  mtime?: number;
+  op: Op;
 }
 
 interface Hidden {
@@ -94,11 +118,15 @@ export class FuseFs {
   private nextFd = 1;
   private dirty = new Map<string, DirtyFile>();
   private hidden = new Map<string, Hidden>();
+  private pendingDirs = new Map<string, PendingDir>(); // MKDIR queued in the committer
+  private pendingAttrs = new Map<string, PendingAttrs>(); // SETATTR queued in the committer
+  private pendingDeletes = new Map<string, Op>(); // DELETE of a file or symlink queued
   private wcache = new Map<string, boolean>();
   private grantPaths: string[] | null = null;
   private snapList: Map<string, string> | null = null;
   private snapStates = new Map<string, FsState>();
   private conflicts: ConflictTree;
+  readonly committer: Committer;
   private closed = false;
   private onEntries: (es: Entry[]) => void;
 
@@ -113,6 +141,7 @@ export class FuseFs {
     rmSync(this.tmpDir, { recursive: true, force: true }); // buffers of a crashed mount
     mkdirSync(this.tmpDir, { recursive: true, mode: 0o700 });
     this.conflicts = new ConflictTree(fs);
+    this.committer = new Committer(fs, () => io.flush(), (df, err) => this.afterCommit(df, err));
     this.onEntries = (es) => this.entriesApplied(es);
     fs.on('entries', this.onEntries);
   }
@@ -187,12 +216,50 @@ export class FuseFs {
     };
   }
 
-  private inodeStat(n: Inode | VNode, canWrite: boolean): FuseStat {
+  private inodeStat(n: Node | Inode | VNode, canWrite: boolean): FuseStat {
     if (n.type === 'symlink') return this.stat('symlink', 0o777, Buffer.byteLength(n.target ?? ''), n.mtime);
     let perm = n.mode & 0o7777;
     if (!canWrite) perm &= ~0o222;
     if (n.type === 'dir') return this.stat('dir', perm, 4096, n.mtime);
     return this.stat('file', perm, n.size, n.mtime);
+  }
+
+  // A live path as the mount shows it: the view plus queued MKDIR/SETATTR (not files: see dirty).
+  private look(path: string): Node | null {
+    const pd = this.pendingDirs.get(path);
+    if (!pd && this.pendingDeletes.has(path)) return null;
+    const n: Node | null = pd ? { type: 'dir', mode: pd.mode, mtime: pd.mtime, size: 0, root: null, target: '' } : this.fs.state.lookup(path);
+    if (!n) return null;
+    const pa = this.pendingAttrs.get(path);
+    if (!pa) return n;
+    return { type: n.type, mode: pa.mode ?? n.mode, mtime: pa.mtime ?? n.mtime, size: n.size, root: n.root, target: n.target };
+  }
+
+  private queueOp(draft: Draft, done: (err: unknown | null) => void): Op {
+    const op: Op = { draft, taken: false, done };
+    this.committer.enqueue(op);
+    return op;
+  }
+
+  // chmod/utimens of a path without local file changes: a queued SETATTR, merged with one
+  // still waiting for the same path.
+  private queueAttrs(path: string, n: Node, a: { mode?: number; mtime?: number }): void {
+    const cur = this.pendingAttrs.get(path);
+    if (cur && !cur.op.taken) {
+      if (a.mode !== undefined) cur.mode = a.mode;
+      if (a.mtime !== undefined) cur.mtime = a.mtime;
+      cur.op.draft = { ...cur.op.draft, mode: cur.mode ?? cur.op.draft.mode, mtime: cur.mtime ?? cur.op.draft.mtime };
+      return;
+    }
+    const pa: PendingAttrs = { mode: a.mode ?? n.mode & 0o7777, mtime: a.mtime ?? n.mtime, op: null as unknown as Op };
+    pa.op = this.queueOp({ kind: Kind.SETATTR, path, mode: pa.mode!, mtime: pa.mtime! }, () => {
+      if (this.pendingAttrs.get(path) === pa) this.pendingAttrs.delete(path);
+    });
+    this.pendingAttrs.set(path, pa);
+  }
+
+  private async drainIfBusy(): Promise<void> {
+    if (this.committer.busy) await this.committer.drain();
   }
 
   private snapshotState(label: string): FsState | null {
@@ -224,7 +291,7 @@ export class FuseFs {
       if (h) return h.type === 'symlink' ? this.stat('symlink', 0o777, h.size, h.mtime) : this.stat('file', h.mode & 0o7777, h.df ? h.df.size : h.size, h.df ? h.df.mtime : h.mtime);
       const df = this.dirty.get(path);
       if (df) return this.stat('file', this.writable(path) ? df.mode & 0o7777 : df.mode & 0o7555, df.size, df.mtime);
-      const n = this.fs.state.lookup(path);
+      const n = this.look(path);
       if (!n) return ENOENT;
       return this.inodeStat(n, n.type === 'dir' ? this.dirWritable(path) : this.writable(path));
     }
@@ -246,7 +313,7 @@ export class FuseFs {
   private readNode(path: string): { type: string; root: Uint8Array | null; size: number; target: string } | null {
     const w = where(path);
     if (w.k === 'live') {
-      const n = this.fs.state.lookup(path);
+      const n = this.look(path);
       return n ? { type: n.type, root: n.root ?? null, size: n.size, target: n.target ?? '' } : null;
     }
     if (w.k === 'snap') {
@@ -261,15 +328,20 @@ export class FuseFs {
   }
 
   private liveNames(path: string): string[] | number {
-    const n = this.fs.state.lookup(path);
+    const n = this.look(path);
     if (!n) return this.dirty.has(path) || this.hidden.has(path) ? ENOTDIR : ENOENT;
     if (n.type !== 'dir') return ENOTDIR;
-    const names = this.fs.state.readdir(path);
+    let names = this.pendingDirs.has(path) ? [] : this.fs.state.readdir(path);
+    if (this.pendingDeletes.size) {
+      const pre = path === '/' ? '/' : path + '/';
+      names = names.filter((x) => !this.pendingDeletes.has(pre + x));
+    }
     let extra: string[] | null = null;
     for (const df of this.dirty.values()) {
       if (df.inLog || df.discarded || parentOf(df.path) !== path) continue;
       (extra ??= []).push(baseName(df.path));
     }
+    for (const d of this.pendingDirs.keys()) if (parentOf(d) === path && d !== '/') (extra ??= []).push(baseName(d));
     if (!extra) return names;
     const have = new Set(names);
     return [...names, ...extra.filter((x) => !have.has(x))];
@@ -334,54 +406,66 @@ export class FuseFs {
     return df;
   }
 
-  // Turns a file's pending changes into one WRITE entry.
-  private commit(df: DirtyFile): Promise<void> {
-    return df.lock.run(async () => {
-      if (!df.pending || df.discarded) return;
-      const ref = await df.store();
-      await this.fs.writeContent(df.path, ref, df.mode, df.mtime);
-      df.base = ref;
-      df.inLog = true;
-      df.pending = false;
-      df.wrote = false;
-    });
+  // After the committer tried df: forget it once it is committed and closed; keep the bytes
+  // of a closed file whose commit failed (nobody can be told any more).
+  private async afterCommit(df: DirtyFile, err: unknown | null): Promise<void> {
+    if (err && df.refs === 0 && !df.discarded) {
+      await this.saveLost(df, err);
+      df.committedGen = df.gen;
+    }
+    if (df.refs > 0 || df.queued || df.inflight) return;
+    if (df.pending && !df.discarded) {
+      this.committer.schedule(df); // changed while being committed (utimens after close)
+      return;
+    }
+    await this.forget(df);
   }
 
-  // A release whose commit failed cannot report it to the program any more: keep the bytes.
+  private async forget(df: DirtyFile): Promise<void> {
+    if (this.dirty.get(df.path) === df) this.dirty.delete(df.path);
+    this.committer.cancel(df);
+    await df.lock.run(() => df.dispose());
+  }
+
+  private sched(df: DirtyFile): void {
+    if (df.discarded) return;
+    this.committer.schedule(df);
+  }
+
+  // A closed file whose commit failed cannot report it to the program: keep the bytes.
   private async saveLost(df: DirtyFile, err: unknown): Promise<void> {
     try {
       mkdirSync(this.lostDir, { recursive: true, mode: 0o700 });
       const dest = join(this.lostDir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${baseName(df.path) || 'file'}`);
-      const buf = df.buf;
-      if (buf) {
+      let saved = false;
+      await df.lock.run(async () => {
+        const buf = df.buf;
+        if (!buf) return;
         const c = await buf.content();
         if ('buffer' in c) writeFileSync(dest, c.buffer, { mode: 0o600 });
         else copyFileSync(c.file, dest);
-      }
-      logger.error({ path: df.path, err: (err as Error)?.message, savedAs: buf ? dest : null }, 'could not commit a file at close; its content was kept in fuse-lost');
+        saved = true;
+      });
+      logger.error({ path: df.path, err: (err as Error)?.message, savedAs: saved ? dest : null }, 'could not commit a closed file; its content was kept in fuse-lost');
     } catch (e) {
-      logger.error({ path: df.path, err: (err as Error)?.message, saveErr: (e as Error).message }, 'could not commit a file at close and could not save it');
+      logger.error({ path: df.path, err: (err as Error)?.message, saveErr: (e as Error).message }, 'could not commit a closed file and could not save it');
     }
   }
 
-  // Commits every file with pending changes (unmount, SIGTERM).
+  // Commits every file with pending changes, open or not (unmount, SIGTERM).
   async flushAll(): Promise<void> {
-    for (const df of [...this.dirty.values()]) {
-      if (!df.pending || df.discarded) continue;
-      try {
-        await this.commit(df);
-      } catch (e) {
-        await this.saveLost(df, e);
-      }
-    }
+    for (const df of [...this.dirty.values()]) if (df.pending && !df.discarded) this.committer.schedule(df);
+    await this.committer.drain();
   }
 
   // After unmount: refuse everything, drop buffers.
   async close(): Promise<void> {
     await this.flushAll();
+    if (process.env.BASEFS_FUSE_STATS) process.stderr.write(this.statsTable() + '\n');
     this.closed = true;
     this.fs.off('entries', this.onEntries);
     for (const df of new Set([...this.dirty.values(), ...[...this.handles.values()].map((h) => h.df).filter((d): d is DirtyFile => !!d)])) {
+      if (df.pending && !df.discarded && df.buf) await this.saveLost(df, new Error('still not committed at unmount'));
       await df.lock.run(() => df.dispose()).catch(() => {});
     }
     this.dirty.clear();
@@ -396,6 +480,41 @@ export class FuseFs {
   // ------------------------------------------------------------------ operations
 
   ops(): FuseOps {
+    const ops = this.rawOps();
+    return process.env.BASEFS_FUSE_STATS ? this.timed(ops) : ops;
+  }
+
+  // BASEFS_FUSE_STATS=1: count and time every operation (from the call to its answer), and
+  // print the table to stderr at unmount. For diagnosing slow workloads.
+  readonly opStats = new Map<string, { n: number; ms: number; max: number }>();
+  private timed(ops: FuseOps): FuseOps {
+    const out: Record<string, unknown> = {};
+    for (const [name, fn] of Object.entries(ops)) {
+      out[name] = (...args: unknown[]) => {
+        const t = performance.now();
+        const cb = args[args.length - 1] as (...a: unknown[]) => void;
+        args[args.length - 1] = (...r: unknown[]) => {
+          const d = performance.now() - t;
+          let s = this.opStats.get(name);
+          if (!s) this.opStats.set(name, (s = { n: 0, ms: 0, max: 0 }));
+          s.n++;
+          s.ms += d;
+          if (d > s.max) s.max = d;
+          cb(...r);
+        };
+        (fn as (...a: unknown[]) => void)(...args);
+      };
+    }
+    return out as unknown as FuseOps;
+  }
+
+  statsTable(): string {
+    const rows = [...this.opStats].sort((a, b) => b[1].ms - a[1].ms);
+    const lines = rows.map(([k, s]) => `${k.padEnd(10)} ${String(s.n).padStart(8)} calls ${(s.ms / s.n * 1000).toFixed(0).padStart(7)} us avg ${s.max.toFixed(1).padStart(8)} ms max ${s.ms.toFixed(0).padStart(8)} ms total`);
+    return [`fuse ops (committer: ${this.committer.batches} batches, ${this.committer.committed} items)`, ...lines].join('\n');
+  }
+
+  private rawOps(): FuseOps {
     return {
       getattr: (path, cb) => {
         if (this.closed) return cb(EIO);
@@ -474,31 +593,31 @@ export class FuseFs {
           if (wr) fail(EROFS);
           const n = this.readNode(path);
           if (!n) fail(ENOENT);
-          return this.newFd({ write: false, df: null, pin: { root: n.root, size: n.size, label: path }, cache: {} });
+          return this.newFd({ write: false, df: null, reader: this.reader(n.root, n.size, path) });
         }
         const hid = this.hidden.get(path);
         if (hid) {
           if (hid.df) {
             hid.df.refs++;
             if (wr) hid.df.writers++;
-            return this.newFd({ write: wr, df: hid.df, pin: null, cache: {} });
+            return this.newFd({ write: wr, df: hid.df, reader: null });
           }
           if (wr) fail(EACCES);
-          return this.newFd({ write: false, df: null, pin: { root: hid.root, size: hid.size, label: path }, cache: {} });
+          return this.newFd({ write: false, df: null, reader: this.reader(hid.root, hid.size, path) });
         }
         let df = this.dirty.get(path) ?? null;
-        const n = this.fs.state.lookup(path);
+        const n = this.look(path);
         if (!df && !n) fail(ENOENT);
         if (!df && n!.type === 'dir') {
           if (wr) fail(EISDIR);
-          return this.newFd({ write: false, df: null, pin: null, cache: {} });
+          return this.newFd({ write: false, df: null, reader: null });
         }
         if (wr) {
           this.requireWritable(path);
-          df ??= this.newDirty(path, n);
+          df ??= this.newDirty(path, this.fs.state.lookup(path));
           df.refs++;
           df.writers++;
-          const fd = this.newFd({ write: true, df, pin: null, cache: {} });
+          const fd = this.newFd({ write: true, df, reader: null });
           if (flags & O_TRUNC) {
             const d = df;
             try {
@@ -512,47 +631,42 @@ export class FuseFs {
         }
         if (df) {
           df.refs++;
-          return this.newFd({ write: false, df, pin: null, cache: {} });
+          return this.newFd({ write: false, df, reader: null });
         }
-        return this.newFd({ write: false, df: null, pin: { root: n!.root ?? null, size: n!.size, label: path }, cache: {} });
+        return this.newFd({ write: false, df: null, reader: this.reader(n!.root, n!.size, path) });
       }),
 
       create: (path, mode, cb) => this.goV('create', path, cb, () => {
         const w = where(path);
         if (w.k !== 'live') fail(EROFS);
         if (RESERVED.has(path)) fail(EPERM, `${path} is reserved for the virtual folder`);
-        const parent = this.fs.state.lookup(parentOf(path));
+        const parent = this.look(parentOf(path));
         if (!parent) fail(ENOENT);
         if (parent.type !== 'dir') fail(ENOTDIR);
         this.requireWritable(path);
         let df = this.dirty.get(path);
         if (!df) {
-          const n = this.fs.state.lookup(path);
+          const n = this.look(path);
           if (n?.type === 'dir') fail(EISDIR);
-          if (n) df = this.newDirty(path, n); // appeared meanwhile (remote): open it
+          if (n) df = this.newDirty(path, this.fs.state.lookup(path)); // appeared meanwhile (remote): open it
           else {
             df = new DirtyFile(path, { mode: mode & 0o7777, mtime: Date.now(), base: null, inLog: false, tmpDir: this.tmpDir, io: this.io });
             this.dirty.set(path, df);
+            df.changed();
           }
         }
         df.refs++;
         df.writers++;
-        return this.newFd({ write: true, df, pin: null, cache: {} });
+        return this.newFd({ write: true, df, reader: null });
       }),
 
       read: (path, fd, buf, len, pos, cb) => this.goN('read', path, cb, async () => {
         const h = this.handle(fd);
         if (h.df) {
           const df = h.df;
-          return df.lock.run(() => df.read(buf, len, pos, h.cache));
+          return df.lock.run(() => df.read(buf, len, pos));
         }
-        const p = h.pin;
-        if (!p || !p.root) return 0;
-        const n = Math.min(len, p.size - pos);
-        if (n <= 0) return 0;
-        const data = await this.io.read(p.root, pos, n, `${this.fs.name}:${p.label}`, h.cache);
-        buf.set(data, 0);
-        return data.length;
+        return h.reader ? h.reader.read(buf, len, pos) : 0;
       }),
 
       write: (path, fd, buf, len, pos, cb) => this.goN('write', path, cb, async () => {
@@ -563,15 +677,19 @@ export class FuseFs {
         return len;
       }),
 
-      // close(2): commit what was written through any handle of the file (see docs/FUSE.md).
+      // close(2): queue the file's changes for the committer (see docs/FUSE.md).
       flush: (path, fd, cb) => this.go('flush', path, cb, async () => {
         const h = this.handles.get(fd);
-        if (h?.write && h.df && h.df.wrote) await this.commit(h.df);
+        if (h?.write && h.df && h.df.pending) {
+          this.sched(h.df);
+          await this.committer.backpressure();
+        }
       }),
 
+      // fsync(2): the file's WRITE entry is durable when this returns.
       fsync: (path, _datasync, fd, cb) => this.go('fsync', path, cb, async () => {
         const h = this.handles.get(fd);
-        if (h?.df && h.df.pending) await this.commit(h.df);
+        if (h?.df) await this.committer.now(h.df);
       }),
 
       release: (path, fd, cb) => {
@@ -586,26 +704,19 @@ export class FuseFs {
       truncate: (path, size, cb) => this.go('truncate', path, cb, async () => {
         if (where(path).k !== 'live') fail(EROFS);
         if (this.hidden.has(path)) fail(EACCES);
-        const df = this.dirty.get(path);
+        let df = this.dirty.get(path);
         this.requireWritable(path);
-        if (df) {
-          await df.lock.run(() => df.truncate(size));
-          if (df.writers === 0) await this.commit(df);
-          return;
+        if (!df) {
+          const n = this.look(path);
+          if (!n) fail(ENOENT);
+          if (n.type === 'dir') fail(EISDIR);
+          if (n.type !== 'file') fail(EINVAL);
+          if (n.size === size) return;
+          df = this.newDirty(path, this.fs.state.lookup(path));
         }
-        const n = this.fs.state.lookup(path);
-        if (!n) fail(ENOENT);
-        if (n.type === 'dir') fail(EISDIR);
-        if (n.type !== 'file') fail(EINVAL);
-        if (n.size === size) return;
-        const tmp = this.newDirty(path, n);
-        try {
-          await tmp.lock.run(() => tmp.truncate(size));
-          await this.commit(tmp);
-        } finally {
-          if (this.dirty.get(path) === tmp) this.dirty.delete(path);
-          await tmp.lock.run(() => tmp.dispose());
-        }
+        const d = df;
+        await d.lock.run(() => d.truncate(size));
+        if (d.writers === 0) this.sched(d);
       }),
 
       ftruncate: (path, fd, size, cb) => this.go('ftruncate', path, cb, async () => {
@@ -622,14 +733,23 @@ export class FuseFs {
           if (w.path !== '/') fail(EROFS, 'snapshots are read-only');
           if (this.snapshotState(w.label)) fail(EEXIST);
           if (!this.fs.kp) fail(EACCES);
+          await this.drainIfBusy(); // the snapshot covers every file closed before it
           await this.fs.snapshot(w.label);
           this.snapList = null;
           return;
         }
         if (w.k === 'conf') fail(w.path === '/' ? EEXIST : EROFS);
-        if (this.fs.state.lookup(path) || this.dirty.has(path) || this.hidden.has(path)) fail(EEXIST);
+        if (this.look(path) || this.dirty.has(path) || this.hidden.has(path)) fail(EEXIST);
+        const parent = this.look(parentOf(path));
+        if (!parent) fail(ENOENT);
+        if (parent.type !== 'dir') fail(ENOTDIR);
         this.requireWritable(path);
-        await this.fs.mkdir(path, mode & 0o7777);
+        const pd: PendingDir = { mode: mode & 0o7777, mtime: Date.now(), op: null as unknown as Op };
+        pd.op = this.queueOp({ kind: Kind.MKDIR, path, mode: mode & 0o7777 }, () => {
+          if (this.pendingDirs.get(path) === pd) this.pendingDirs.delete(path);
+        });
+        this.pendingDirs.set(path, pd);
+        await this.committer.backpressure();
       }),
 
       rmdir: (path, cb) => this.go('rmdir', path, cb, async () => {
@@ -637,6 +757,7 @@ export class FuseFs {
         if (w.k === 'snaps' || (w.k === 'snap' && w.path === '/')) fail(EPERM, 'snapshots are permanent');
         if (w.k !== 'live') fail(w.k === 'conf' && w.path === '/' ? EPERM : EROFS);
         if (path === '/') fail(EPERM);
+        await this.drainIfBusy();
         const n = this.fs.state.lookup(path);
         if (!n) fail(this.dirty.has(path) || this.hidden.has(path) ? ENOTDIR : ENOENT);
         if (n.type !== 'dir') fail(ENOTDIR);
@@ -657,15 +778,24 @@ export class FuseFs {
           return;
         }
         const df = this.dirty.get(path);
-        const n = this.fs.state.lookup(path);
+        const n = this.look(path);
         if (!n && !df) fail(ENOENT);
         if (n?.type === 'dir') fail(EISDIR);
         this.requireWritable(path);
-        if (n) await this.fs.remove(path);
         if (df) {
+          // its queued WRITE is dropped; one already in flight lands before our DELETE
           df.unlinked = true;
+          this.committer.cancel(df);
           this.dirty.delete(path);
+          if (df.refs === 0 && !df.inflight) await this.forget(df);
         }
+        if (!n && !(df && df.inflight)) return; // created here and never committed: nothing to delete
+        this.pendingAttrs.delete(path);
+        const op = this.queueOp({ kind: Kind.DELETE, path }, () => {
+          if (this.pendingDeletes.get(path) === op) this.pendingDeletes.delete(path);
+        });
+        this.pendingDeletes.set(path, op);
+        await this.committer.backpressure();
       }),
 
       rename: (src, dest, cb) => this.go('rename', src, cb, () => this.rename(src, dest)),
@@ -673,8 +803,9 @@ export class FuseFs {
       symlink: (target, path, cb) => this.go('symlink', path, cb, async () => {
         if (where(path).k !== 'live') fail(EROFS);
         if (RESERVED.has(path)) fail(EPERM);
-        if (this.fs.state.lookup(path) || this.dirty.has(path) || this.hidden.has(path)) fail(EEXIST);
+        if (this.look(path) || this.dirty.has(path) || this.hidden.has(path)) fail(EEXIST);
         this.requireWritable(path);
+        await this.drainIfBusy();
         await this.fs.symlink(target, path);
       }),
 
@@ -697,14 +828,26 @@ export class FuseFs {
         }
         this.requireWritable(path);
         const df = this.dirty.get(path);
-        if (df) {
-          df.mode = perm;
-          if (df.pending) return; // goes with the WRITE entry
+        if (df && (df.pending || df.inflight)) {
+          // goes with the file's WRITE entry
+          if (df.mode !== perm) {
+            df.mode = perm;
+            df.changed();
+            if (df.writers === 0) this.sched(df);
+          }
+          return;
         }
-        const n = this.fs.state.lookup(path);
+        const n = this.look(path);
         if (!n) fail(ENOENT);
+        if (df) df.mode = perm;
         if (n.type === 'symlink' || (n.mode & 0o7777) === perm) return;
-        await this.fs.setattr(path, { mode: perm });
+        const pd = this.pendingDirs.get(path);
+        if (pd && !pd.op.taken && !this.pendingAttrs.has(path)) {
+          pd.mode = perm;
+          pd.op.draft = { ...pd.op.draft, mode: perm };
+          return;
+        }
+        this.queueAttrs(path, n, { mode: perm });
       }),
 
       chown: (path, _uid, _gid, cb) => this.go('chown', path, cb, () => {
@@ -731,14 +874,21 @@ export class FuseFs {
         }
         this.requireWritable(path);
         const df = this.dirty.get(path);
-        if (df) {
-          df.mtime = m;
-          if (df.pending) return;
+        if (df && (df.pending || df.inflight)) {
+          if (df.mtime !== m) {
+            df.mtime = m;
+            df.changed();
+            if (df.writers === 0) this.sched(df);
+          }
+          return;
         }
-        const n = this.fs.state.lookup(path);
+        const n = this.look(path);
         if (!n) fail(ENOENT);
+        if (df) df.mtime = m;
         if (n.type === 'symlink' || n.mtime === m) return;
-        await this.fs.setattr(path, { mtime: m });
+        const pd = this.pendingDirs.get(path);
+        if (pd) pd.mtime = m; // shown now; recorded by a SETATTR after the MKDIR
+        this.queueAttrs(path, n, { mtime: m });
       }),
 
       link: (_src, dest, cb) => cb(where(dest).k === 'live' ? EPERM : EROFS), // no hard links
@@ -755,33 +905,28 @@ export class FuseFs {
     }
   }
 
+  private reader(root: Uint8Array | null, size: number, path: string): Reader | null {
+    return root && size > 0 ? new Reader(this.io, root, size, `${this.fs.name}:${path}`) : null;
+  }
+
+  // The last close of a handle: queue what it wrote; forget the file once nothing refers to it.
   private async release(h: Handle): Promise<void> {
     this.handles.delete(h.fd);
     const df = h.df;
     if (!df) return;
     df.refs--;
     if (h.write) df.writers--;
-    if (h.write && df.writers === 0 && df.pending && !df.discarded && !this.closed) {
-      try {
-        await this.commit(df);
-      } catch (e) {
-        await this.saveLost(df, e);
-        df.pending = false;
+    if (h.write && df.writers === 0 && df.pending && !this.closed) this.sched(df);
+    if (df.refs > 0) return;
+    for (const hid of this.hidden.values()) {
+      if (hid.df === df) {
+        hid.size = df.size;
+        hid.mtime = df.mtime;
+        hid.df = null;
+        hid.root = null; // its bytes go with the buffer; the name is about to be unlinked
       }
     }
-    if (df.refs === 0) {
-      if (this.dirty.get(df.path) === df) this.dirty.delete(df.path);
-      for (const [p, hid] of this.hidden) {
-        if (hid.df === df) {
-          hid.size = df.size;
-          hid.mtime = df.mtime;
-          hid.df = null;
-          hid.root = null; // its bytes go with the buffer; the name is about to be unlinked
-          void p;
-        }
-      }
-      await df.lock.run(() => df.dispose());
-    }
+    if (df.discarded || (!df.pending && !df.queued && !df.inflight)) await this.forget(df);
   }
 
   private async rename(src: string, dest: string): Promise<void> {
@@ -798,9 +943,34 @@ export class FuseFs {
       this.hidden.set(dest, hid);
       return;
     }
-    const n = this.fs.state.lookup(src);
     const dfSrc = this.dirty.get(src);
-    if (!n && !dfSrc) fail(ENOENT);
+    if (dfSrc && !dfSrc.inflight && !this.fs.state.lookup(src) && !dfSrc.discarded) {
+      // a new file the log has not seen yet (sed -i, rsync, editors and git write a temp file
+      // and rename it over the target): it simply becomes a WRITE at the target
+      this.requireWritable(src);
+      this.requireWritable(dest);
+      const parent = this.look(parentOf(dest));
+      if (!parent) fail(ENOENT);
+      if (parent.type !== 'dir') fail(ENOTDIR);
+      const dst = this.look(dest);
+      if (dst?.type === 'dir') fail(EISDIR);
+      const dfDst = this.dirty.get(dest);
+      if (dfDst && dfDst !== dfSrc) await this.replaced(dfDst);
+      if (this.pendingAttrs.has(dest)) await this.drainIfBusy(); // its SETATTR must not land after our WRITE
+      this.dirty.delete(src);
+      dfSrc.path = dest;
+      dfSrc.inLog = !!dst;
+      this.dirty.set(dest, dfSrc);
+      dfSrc.changed();
+      this.committer.cancel(dfSrc); // re-queued at the end: after any MKDIR of its new directory
+      if (dfSrc.writers === 0) this.sched(dfSrc);
+      return;
+    }
+    // everything queued lands first, so the RENAME follows it in the log
+    await this.drainIfBusy();
+    const n = this.fs.state.lookup(src);
+    const df = this.dirty.get(src);
+    if (!n && !df) fail(ENOENT);
     this.requireWritable(src);
     this.requireWritable(dest);
     const dst = this.fs.state.lookup(dest);
@@ -808,19 +978,16 @@ export class FuseFs {
     if (dst && srcIsDir && dst.type !== 'dir') fail(ENOTDIR);
     if (dst?.type === 'dir' && !srcIsDir) fail(EISDIR);
     if (srcIsDir && isUnder(dest, src)) fail(EINVAL);
-    if (dfSrc && dfSrc.pending && !dfSrc.discarded) await this.commit(dfSrc);
+    if (df && df.pending && !df.discarded) await this.committer.now(df);
     await this.fs.rename(src, dest);
     const dfDst = this.dirty.get(dest);
-    if (dfDst && dfDst !== dfSrc) {
-      dfDst.unlinked = true; // replaced while open: its later writes go nowhere, as on POSIX
-      this.dirty.delete(dest);
-    }
+    if (dfDst && dfDst !== df) await this.replaced(dfDst);
     const moved: [string, DirtyFile][] = [];
-    for (const [p, df] of this.dirty) if (isUnder(p, src)) moved.push([p, df]);
-    for (const [p, df] of moved) {
+    for (const [p, d] of this.dirty) if (isUnder(p, src)) moved.push([p, d]);
+    for (const [p, d] of moved) {
       this.dirty.delete(p);
-      df.path = dest + p.slice(src.length);
-      this.dirty.set(df.path, df);
+      d.path = dest + p.slice(src.length);
+      this.dirty.set(d.path, d);
     }
     const movedHidden: [string, Hidden][] = [];
     for (const [p, h] of this.hidden) if (isUnder(p, src)) movedHidden.push([p, h]);
@@ -830,11 +997,21 @@ export class FuseFs {
     }
   }
 
+  // A file replaced (renamed over) while open: its later writes go nowhere, as on POSIX.
+  private async replaced(df: DirtyFile): Promise<void> {
+    df.unlinked = true;
+    this.committer.cancel(df);
+    if (this.dirty.get(df.path) === df) this.dirty.delete(df.path);
+    if (df.refs === 0) await this.forget(df);
+  }
+
   // libfuse's rename of an open file to .fuse_hidden*: the file is deleted from the log now,
   // its open handles keep working until the last close.
   private async hide(src: string, dest: string): Promise<void> {
+    let df = this.dirty.get(src) ?? null;
+    if (!df || df.inflight || this.fs.state.lookup(src)) await this.drainIfBusy();
+    df = this.dirty.get(src) ?? null;
     const n = this.fs.state.lookup(src);
-    const df = this.dirty.get(src) ?? null;
     if (!n && !df) fail(ENOENT);
     if (n?.type === 'dir') fail(EISDIR);
     this.requireWritable(src);
@@ -850,6 +1027,7 @@ export class FuseFs {
     };
     if (df) {
       this.dirty.delete(src);
+      this.committer.cancel(df);
       df.hidden = true;
       df.path = dest;
     }

@@ -141,6 +141,34 @@ export class Filesystem extends EventEmitter {
     });
   }
 
+  // Several local entries in one durable append (one fsync), each following the previous one:
+  // the FUSE layer commits files closed close together this way. All or nothing.
+  async commitMany(drafts: Draft[]): Promise<Entry[]> {
+    if (drafts.length === 0) return [];
+    return this.mutex.run(async () => {
+      const kp = this.requireKey();
+      for (const d of drafts) {
+        for (const p of d.kind === Kind.RENAME ? [d.path, d.target!] : [d.path]) {
+          const c = this.state.canWrite(kp.publicKey, p);
+          if (!c.ok) throw new AuthorityError(c.reason);
+        }
+      }
+      let deps = this.dag.headIds();
+      let time = Date.now();
+      for (const h of this.dag.heads) time = Math.max(time, this.dag.get(h)!.entry.time);
+      const out: Entry[] = [];
+      for (const d of drafts) {
+        const e = createEntry(kp, { ...d, fsId: this.fsId, deps, time });
+        out.push(e);
+        deps = [e.id];
+      }
+      await this.log.append(out, [out[out.length - 1].id]);
+      for (const e of out) this.applyLocal(e);
+      this.emit('entries', out);
+      return out;
+    });
+  }
+
   // Remote entries (raw bytes): decode, check id/signature/fsId, apply or park. Never drops
   // an entry whose deps are missing; invalid-by-authority entries are kept for audit.
   async ingest(items: Uint8Array[]): Promise<IngestReport> {

@@ -68,7 +68,8 @@ test('a crashed node leaves a stale mount; the next mount (or unmount) recovers 
   };
   let node = startForeground();
   await until('the mount', () => mountedAt(m));
-  must(`echo survived > ${q(join(m, 'a.txt'))}`);
+  // close(2) queues the commit; fsync(2) (here: sync FILE) waits until it is durable
+  must(`echo survived > ${q(join(m, 'a.txt'))} && sync ${q(join(m, 'a.txt'))}`);
   node.kill('SIGKILL');
   await new Promise((r) => node.once('exit', r));
   // the kernel still has the mount, its server is gone

@@ -1,0 +1,128 @@
+import type { ContentIO } from './dirty.ts';
+
+const READAHEAD = 4 * 1024 * 1024; // fetched ahead of a sequential reader
+const CACHE = 16 * 1024 * 1024; // verified chunks kept per open file
+
+// Reads of one open file, pinned to the content root it had at open. Keeps the file's chunk
+// list and the chunks it read last (verified, by index), fetches exactly the chunks a read
+// needs, and for a sequential reader fetches the next few MiB ahead in one go.
+export class Reader {
+  private io: ContentIO;
+  private root: Uint8Array;
+  readonly size: number;
+  private label: string;
+  private offsets: Float64Array | null = null; // chunk i covers [offsets[i], offsets[i+1])
+  private listing: Promise<Float64Array> | null = null;
+  private cache = new Map<number, Uint8Array>();
+  private cached = 0;
+  private fetching = new Map<number, Promise<void>>();
+  private lastEnd = -1;
+
+  constructor(io: ContentIO, root: Uint8Array, size: number, label: string) {
+    this.io = io;
+    this.root = root;
+    this.size = size;
+    this.label = label;
+  }
+
+  private list(): Promise<Float64Array> {
+    if (this.offsets) return Promise.resolve(this.offsets);
+    this.listing ??= this.io.chunkList(this.root).then((l) => {
+      const o = new Float64Array(l.length + 1);
+      for (let i = 0; i < l.length; i++) o[i] = l[i].offset;
+      o[l.length] = this.size;
+      this.offsets = o;
+      return o;
+    });
+    this.listing.catch(() => { this.listing = null; });
+    return this.listing;
+  }
+
+  private static find(o: Float64Array, pos: number): number {
+    let lo = 0;
+    let hi = o.length - 2;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (o[mid] <= pos) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+
+  private put(i: number, data: Uint8Array): void {
+    if (this.cache.has(i)) return;
+    this.cache.set(i, data);
+    this.cached += data.length;
+    for (const [k, v] of this.cache) {
+      if (this.cached <= CACHE) break;
+      this.cache.delete(k);
+      this.cached -= v.length;
+    }
+  }
+
+  // Fetches chunks [a, b] that are neither cached nor on their way, in contiguous runs.
+  private ensure(o: Float64Array, a: number, b: number): Promise<void>[] {
+    const waits: Promise<void>[] = [];
+    let i = a;
+    while (i <= b) {
+      const f = this.fetching.get(i);
+      if (f) {
+        waits.push(f);
+        i++;
+        continue;
+      }
+      if (this.cache.has(i)) {
+        const c = this.cache.get(i)!;
+        this.cache.delete(i); // LRU: move to the back
+        this.cache.set(i, c);
+        i++;
+        continue;
+      }
+      let j = i;
+      while (j + 1 <= b && !this.cache.has(j + 1) && !this.fetching.has(j + 1)) j++;
+      const from = i;
+      const to = j;
+      const p = this.io.read(this.root, o[from], o[to + 1] - o[from], this.label).then((data) => {
+        for (let k = from; k <= to; k++) this.put(k, data.subarray(o[k] - o[from], o[k + 1] - o[from]));
+      }).finally(() => {
+        for (let k = from; k <= to; k++) this.fetching.delete(k);
+      });
+      for (let k = from; k <= to; k++) this.fetching.set(k, p);
+      waits.push(p);
+      i = j + 1;
+    }
+    return waits;
+  }
+
+  async read(dst: Buffer, len: number, pos: number): Promise<number> {
+    const n = Math.min(len, this.size - pos);
+    if (n <= 0) return 0;
+    const o = await this.list();
+    const first = Reader.find(o, pos);
+    const last = Reader.find(o, pos + n - 1);
+    const sequential = pos === this.lastEnd || (pos === 0 && this.lastEnd < 0);
+    this.lastEnd = pos + n;
+    const waits = this.ensure(o, first, last);
+    if (sequential && pos + n < this.size) {
+      const ahead = Reader.find(o, Math.min(this.size - 1, pos + n + READAHEAD));
+      if (ahead > last) for (const p of this.ensure(o, last + 1, ahead)) p.catch(() => {});
+    }
+    await Promise.all(waits);
+    let done = 0;
+    for (let i = first; i <= last; i++) {
+      let c = this.cache.get(i);
+      if (!c) {
+        // evicted by a concurrent fetch between arrival and now: fetch it again
+        await Promise.all(this.ensure(o, i, i));
+        c = this.cache.get(i);
+        if (!c) throw Object.assign(new Error(`chunk ${i} of ${this.label} vanished from the cache`), { code: 'EIO' });
+      }
+      const cs = o[i];
+      const a = Math.max(pos, cs);
+      const b = Math.min(pos + n, cs + c.length);
+      dst.set(c.subarray(a - cs, b - cs), done);
+      done += b - a;
+    }
+    return done;
+  }
+}
