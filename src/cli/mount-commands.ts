@@ -148,7 +148,8 @@ async function runMounted(g: ReturnType<typeof globals>, h: string, name: string
   const node = await startNode({ home: h, name, kp, port: o.port, join: o.join, listenHost: o.host, mdns: o.mdns, network: !o.local });
   let m;
   try {
-    m = await mountFilesystem(node.fs, dir, { debug: o.debug });
+    const net = node.net;
+    m = await mountFilesystem(node.fs, dir, { debug: o.debug, fetch: net ? (root) => net.content.enqueue(root) : undefined });
   } catch (e) {
     await node.stop();
     throw e;

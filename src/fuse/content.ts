@@ -1,4 +1,4 @@
-import type { ChunkStore } from '../content/store.ts';
+import { MissingChunksError, type ChunkStore } from '../content/store.ts';
 import { chunkBuffer } from '../content/chunker.ts';
 import { ChunkListBuilder, hashBytes } from '../content/chunklist.ts';
 import type { ContentIO } from './dirty.ts';
@@ -12,10 +12,32 @@ import type { ContentIO } from './dirty.ts';
 // chunks appended with putChunk(sync: false), exactly as writeStream would store them, so a
 // batch of a thousand small files costs one flush() instead of a thousand syncs; the
 // committer calls flush() before it appends the batch's entries to the log.
-export function contentIO(store: ChunkStore): ContentIO {
+//
+// Content of a file written elsewhere may not be here yet (the network fetches every file's
+// chunks in the background). A read that meets missing chunks asks for them (`fetch`) and
+// retries for up to `waitMs` before it fails with EIO.
+export interface FetchOptions {
+  fetch?: (root: Uint8Array) => void;
+  waitMs?: number;
+}
+
+export function contentIO(store: ChunkStore, o: FetchOptions = {}): ContentIO {
+  const waitMs = o.fetch ? (o.waitMs ?? 20_000) : 0;
+  const patient = async <T>(root: Uint8Array, fn: () => Promise<T>): Promise<T> => {
+    const deadline = Date.now() + waitMs;
+    for (let i = 0; ; i++) {
+      try {
+        return await fn();
+      } catch (e) {
+        if (!(e instanceof MissingChunksError) || !o.fetch || Date.now() >= deadline) throw e;
+        if (i === 0) o.fetch(root);
+        await new Promise((r) => setTimeout(r, Math.min(25 * 2 ** i, 500)));
+      }
+    }
+  };
   return {
-    read: (root, offset, length, label) => store.read(root, offset, length, label),
-    chunkList: (root) => store.chunkList(root),
+    read: (root, offset, length, label) => patient(root, () => store.read(root, offset, length, label)),
+    chunkList: (root) => patient(root, () => store.chunkList(root)),
     storeBuffer: (data) => store.writeBuffer(data),
     storeFile: (path) => store.writeFile(path),
     storeStream: (src) => store.writeStream(src),

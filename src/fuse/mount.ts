@@ -93,11 +93,11 @@ export interface Mounted {
 
 // Mounts FS at DIR in this process. unmount() commits open files, detaches the mount and
 // drops the write buffers; it is idempotent.
-export async function mountFilesystem(fs: Filesystem, dir: string, o: { debug?: boolean } = {}): Promise<Mounted> {
+export async function mountFilesystem(fs: Filesystem, dir: string, o: { debug?: boolean; fetch?: (root: Uint8Array) => void } = {}): Promise<Mounted> {
   const abs = resolve(dir);
   prepareMountpoint(abs);
   const { Fuse, utimensFixed } = loadFuse();
-  const ops = new FuseFs(fs, contentIO(fs.content), { utimensFixed });
+  const ops = new FuseFs(fs, contentIO(fs.content, { fetch: o.fetch }), { utimensFixed });
   const t = String(ATTR_TIMEOUT);
   // fuse-native only knows a fixed list of -o options and skips zero values; the extra ones
   // ride along in fsname (it is joined into one comma-separated -o string).
