@@ -62,7 +62,8 @@ const STREAM_TIMEOUT_MS = 30_000;
 const GET_STREAM_TIMEOUT_MS = 120_000;
 const MAX_OUTGOING_SYNCS = 4;
 const PUBLISH_BATCH_LIMIT = 64;
-const ADMIT_WAIT_MS = 20_000; // larger batches (bulk sync) are left to anti-entropy
+const ADMIT_WAIT_MS = 20_000;
+const TRACE_APPLIED = process.env.BASEFS_TRACE_APPLIED === '1'; // larger batches (bulk sync) are left to anti-entropy
 
 function isPeerId(s: string): boolean {
   if (s.startsWith('/') || s.includes(':') || s.includes('.')) return false;
@@ -596,6 +597,8 @@ export class NetNode extends EventEmitter {
 
   private handleEntries(entries: Entry[]): void {
     this.index.added(entries.map((e) => e.idHex));
+    // BASEFS_TRACE_APPLIED=1: one line per applied entry with the wall clock (benchmarks)
+    if (TRACE_APPLIED) for (const e of entries) process.stderr.write(`{"bfsApplied":"${e.idHex}","path":${JSON.stringify(e.path)},"t":${Date.now()}}\n`);
     if (this.stopped) return;
     const boot = entries.find((e) => e.kind === Kind.BOOTSTRAP);
     if (boot && !this.topic) this.subscribe(boot.idHex);
