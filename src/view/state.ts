@@ -42,7 +42,8 @@ export interface Grant {
   rank: number;
   entryId: string;
   grantedBy: Uint8Array;
-  revokedBy: string | null;
+  revokedBy: string | null; // first valid revoke that removes it (null: live)
+  removedBy: string[]; // every valid revoke that removes it
 }
 
 export type Check = { ok: true; rank: number } | { ok: false; reason: string };
@@ -793,7 +794,7 @@ export class FsState {
       for (const g of gs) {
         if (!g.valid) continue;
         if (path !== undefined && !isUnder(path, g.path) && !isUnder(g.path, path)) continue;
-        out.push({ key: g.key, path: g.path, rank: g.depth, entryId: g.idHex, grantedBy: g.author, revokedBy: g.removedBy.length ? g.removedBy[0].idHex : null });
+        out.push({ key: g.key, path: g.path, rank: g.depth, entryId: g.idHex, grantedBy: g.author, revokedBy: g.removedBy.length ? g.removedBy[0].idHex : null, removedBy: g.removedBy.map((r) => r.idHex) });
       }
     }
     out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : Buffer.compare(a.key, b.key) || (a.entryId < b.entryId ? -1 : a.entryId > b.entryId ? 1 : 0)));

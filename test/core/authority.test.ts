@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { Kind, type Entry } from '../../src/log/entry.ts';
 import { fingerprint } from '../../src/crypto/keys.ts';
 import { FsState } from '../../src/view/state.ts';
-import { World, key, hasContent, incremental } from './view-harness.ts';
+import { World, key, hasContent, incremental, checkRule4 } from './view-harness.ts';
 
 // Every delivery order we try must agree with the fresh state on validity and digest.
 function allOrdersAgree(w: World, extraOrders = 6): FsState {
@@ -221,6 +221,7 @@ test('mutual revocation (a cycle) resolves deterministically: exactly one side w
   assert.equal(s.rankOf(winnerIsA ? A.publicKey : B.publicKey, '/m/x'), 1);
   assert.equal(s.rankOf(winnerIsA ? B.publicKey : A.publicKey, '/m/x'), null);
   assert.equal(gA1.kind, Kind.GRANT);
+  checkRule4(s, w.dag, w.all); // the chosen outcome is a fixed point of rule 4
 });
 
 test('a revoked key\'s concurrent revoke does not stand', () => {

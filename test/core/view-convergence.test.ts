@@ -8,7 +8,7 @@ import { Dag } from '../../src/log/dag.ts';
 import { FsState } from '../../src/view/state.ts';
 import { CausalIndex, type CNode } from '../../src/view/causal.ts';
 import { createEntry } from '../../src/log/sign.ts';
-import { key, rootOf, dump } from './view-harness.ts';
+import { key, rootOf, dump, checkRule4 } from './view-harness.ts';
 
 const PATHS = ['/a', '/a/b', '/a/a', '/sp ace', '/ünï', '/a/b/c', '/d', '/d/a'];
 const KINDS = [Kind.WRITE, Kind.WRITE, Kind.WRITE, Kind.MKDIR, Kind.DELETE, Kind.RENAME, Kind.SYMLINK, Kind.SETATTR, Kind.GRANT, Kind.GRANT, Kind.REVOKE, Kind.REVOKE, Kind.REVOKE, Kind.SNAPSHOT];
@@ -151,6 +151,18 @@ test('every delivery order (incremental apply, parking, batches) converges to th
           assert.ok(!full.isAncestor(w.entry.idHex, v.entry.idHex), `winner ${w.entry.idHex.slice(0, 8)} at ${p} is in the past of ${v.entry.idHex.slice(0, 8)}`);
         }
       }
+    }),
+    { numRuns: Number(process.env.PROP_RUNS ?? 150) },
+  );
+});
+
+test('validity follows rule 4 exactly (checked against Dag.isAncestor)', () => {
+  fc.assert(
+    fc.property(fc.array(opArb, { minLength: 1, maxLength: 30 }), (ops) => {
+      const entries = buildHistory(ops);
+      const dag = new Dag();
+      for (const e of entries) dag.add(e);
+      checkRule4(new FsState(dag), dag, entries);
     }),
     { numRuns: Number(process.env.PROP_RUNS ?? 150) },
   );

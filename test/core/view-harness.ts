@@ -3,7 +3,9 @@ import { generateKeyPair, type KeyPair } from '../../src/crypto/keys.ts';
 import { sha256 } from '../../src/crypto/hash.ts';
 import { createEntry, type Draft } from '../../src/log/sign.ts';
 import { Dag } from '../../src/log/dag.ts';
-import { Kind, type Entry } from '../../src/log/entry.ts';
+import assert from 'node:assert/strict';
+import { Kind, kindName, type Entry } from '../../src/log/entry.ts';
+import { isUnder } from '../../src/log/path.ts';
 import { FsState } from '../../src/view/state.ts';
 
 const keyCache: KeyPair[] = [];
@@ -105,4 +107,28 @@ export function dump(state: FsState): string[] {
   };
   walk('/');
   return out;
+}
+
+// Rule 4 of docs/AUTHORITY.md, re-derived with Dag.isAncestor (an independent causality
+// oracle) from the final sets of valid grants and the revokes removing them.
+export function checkRule4(s: FsState, dag: Dag, entries: Entry[]): void {
+  const grants = s.grants();
+  const boot = entries[0];
+  const le = (a: string, b: string) => dag.isAncestor(a, b);
+  const authorized = (e: Entry, path: string | null): boolean =>
+    grants.some((g) =>
+      Buffer.compare(g.key, e.author) === 0 && g.entryId !== e.idHex && (path === null || isUnder(path, g.path)) &&
+      (g.entryId === boot.idHex || le(g.entryId, e.idHex)) && g.removedBy.every((r) => le(e.idHex, r)));
+  for (const e of entries) {
+    if (e.kind === Kind.BOOTSTRAP) continue;
+    const want = e.kind === Kind.SNAPSHOT ? authorized(e, null) : authorized(e, e.path) && (e.kind !== Kind.RENAME || authorized(e, e.target));
+    // every entry, grants and revokes included: the outcome is a fixed point of rule 4
+    assert.equal(s.isValid(e.idHex), want, `${kindName(e.kind)} ${e.idHex.slice(0, 8)} at ${e.path}`);
+  }
+  for (const g of grants) {
+    for (const r of g.removedBy) {
+      const re = entries.find((x) => x.idHex === r)!;
+      assert.ok(s.isValid(r) && re.kind === Kind.REVOKE && Buffer.compare(re.key, g.key) === 0 && isUnder(g.path, re.path) && le(g.entryId, r));
+    }
+  }
 }
