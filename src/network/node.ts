@@ -603,6 +603,7 @@ export class NetNode extends EventEmitter {
     const boot = entries.find((e) => e.kind === Kind.BOOTSTRAP);
     if (boot && !this.topic) this.subscribe(boot.idHex);
     if (entries.some((e) => e.path === '/.cluster' || e.target === '/.cluster')) void this.readCluster();
+    if (this.o.autoConnect === false) return; // a fetch-only node (basefs get) publishes nothing
     const toPublish = entries.length <= PUBLISH_BATCH_LIMIT ? entries.filter((e) => !this.gossipIds.has(e.idHex) && e.kind !== Kind.BOOTSTRAP) : [];
     for (const e of toPublish) void this.publish(e);
   }

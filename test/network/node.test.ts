@@ -2,7 +2,7 @@
 // paths without namespaces (these run without root too).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -137,4 +137,27 @@ test('restart keeps the peer id; stop is clean', async () => {
   const r = await n2.syncWith(n1.addrs()[0]);
   assert.equal(r.peerFsId, fs1.dag.fsIdHex);
   assert.ok(r.complete);
+});
+
+test('basefs get: fetches the log and the content, resumes, refuses another name', async () => {
+  const { getFilesystem } = await import('../../src/cli/net-commands.ts');
+  const h3 = home();
+  const s = await getFilesystem(h3, 'nodefs', n1.addrs()[0], null, true);
+  assert.equal(s.fsId, fs1.dag.fsIdHex);
+  assert.equal(s.entries, fs1.dag.size);
+  assert.equal(s.filesIncomplete, 0);
+  assert.ok(s.files >= 3);
+  const again = await getFilesystem(h3, 'nodefs', n1.addrs()[0], null, true);
+  assert.equal(again.accepted, 0);
+  const fs3 = await Filesystem.open(h3, 'nodefs', null);
+  try {
+    assert.equal(fs3.state.viewDigest(), fs1.state.viewDigest());
+    assert.deepEqual(Buffer.from(await fs3.readFile('/big.bin')), Buffer.from(await fs1.readFile('/big.bin')));
+  } finally {
+    await fs3.close();
+  }
+  const h4 = home();
+  await assert.rejects(getFilesystem(h4, 'wrongname', n1.addrs()[0], null, true), /serves filesystem "nodefs"/);
+  assert.equal(existsSync(join(h4, 'fs', 'wrongname')), false, 'nothing left behind');
+  await assert.rejects(getFilesystem(home(), 'nodefs', '127.0.0.1:1', null, true), /cannot connect/);
 });
