@@ -3,7 +3,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Kind, type Entry } from '../../src/log/entry.ts';
 import { FsState } from '../../src/view/state.ts';
-import { World, key, hasContent, incremental, rootOf } from './view-harness.ts';
+import fc from 'fast-check';
+import { isUnder } from '../../src/log/path.ts';
+import { World, key, hasContent, incremental, rootOf, checkRule4 } from './view-harness.ts';
 
 function agree(w: World): FsState {
   const fresh = w.state();
@@ -342,4 +344,51 @@ test('two concurrent renames of one source both take it; a rename concurrent wit
   const s2 = agree(w2);
   assert.ok(hasContent(s2, '/moved', 'data'));
   assert.equal(s2.lookup('/src'), null);
+});
+
+test('conflict resolution matches a brute-force reference (flat paths, several keys, grants and revokes)', () => {
+  const paths = ['/x', '/y', '/z z'];
+  fc.assert(
+    fc.property(
+      fc.array(fc.record({ k: fc.constantFrom(0, 0, 1, 2), op: fc.nat(9), p: fc.nat(2), deps: fc.array(fc.nat(), { minLength: 1, maxLength: 3 }), t: fc.nat(3) }), { minLength: 1, maxLength: 25 }),
+      (ops) => {
+        const w = new World();
+        const [A, B] = [key(1), key(2)];
+        w.grant(w.root, A, '/');
+        w.grant(A, B, '/y');
+        const made: Entry[] = [...w.all];
+        for (const o of ops) {
+          const kp = [w.root, A, B][o.k];
+          const deps = [...new Set(o.deps.map((d) => made[made.length - 1 - (d % Math.min(made.length, 5))]))];
+          const p = paths[o.p];
+          const d = o.op < 6 ? { kind: Kind.WRITE, path: p, root: rootOf(`${made.length}`), size: 1, mode: 0o644, time: w.t + o.t }
+            : o.op < 8 ? { kind: Kind.DELETE, path: p, time: w.t + o.t }
+            : { kind: Kind.REVOKE, path: o.op === 8 ? '/y' : '/', key: (o.op === 8 ? B : A).publicKey, time: w.t + o.t };
+          w.t += 4;
+          made.push(w.add(kp, d as any, deps));
+        }
+        const s = w.state();
+        checkRule4(s, w.dag, w.all);
+        const grants = s.grants();
+        const rankOf = (e: Entry, p: string): number =>
+          Math.min(...grants.filter((g) => Buffer.compare(g.key, e.author) === 0 && isUnder(p, g.path) && (g.entryId === w.boot.idHex || w.dag.isAncestor(g.entryId, e.idHex)) && g.removedBy.every((r) => w.dag.isAncestor(e.idHex, r))).map((g) => g.rank));
+        for (const p of paths) {
+          const vs = w.all.filter((e) => e.path === p && (e.kind === Kind.WRITE || e.kind === Kind.DELETE) && s.isValid(e.idHex));
+          const front = vs.filter((v) => !vs.some((o) => o !== v && w.dag.isAncestor(v.idHex, o.idHex)));
+          const key4 = (e: Entry) => [rankOf(e, p), -w.dag.get(e.idHex)!.height, -e.time] as const;
+          let win: Entry | null = null;
+          for (const v of front) {
+            if (!win) { win = v; continue; }
+            const a = key4(v), b = key4(win);
+            if (a[0] < b[0] || (a[0] === b[0] && (a[1] < b[1] || (a[1] === b[1] && (a[2] < b[2] || (a[2] === b[2] && v.idHex > win.idHex)))))) win = v;
+          }
+          const n = s.lookup(p);
+          if (!win || win.kind === Kind.DELETE) assert.equal(n, null, p);
+          else assert.ok(n && n.entryId === win.idHex, `${p}: want ${win.idHex.slice(0, 8)} got ${n?.entryId.slice(0, 8)}`);
+          assert.equal(s.losers(p).length, front.length > 0 ? front.length - 1 : 0);
+        }
+      },
+    ),
+    { numRuns: Number(process.env.PROP_RUNS ?? 100) },
+  );
 });
