@@ -1,0 +1,73 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { fuseUnavailable, testFs, sh, must, PY } from './helpers.ts';
+
+const skip = fuseUnavailable();
+if (skip) console.log(`# skipping FUSE tests: ${skip}`);
+
+// The commit rule (docs/FUSE.md): close(2) queues, the committer batches, fsync(2) waits;
+// temp files renamed before they were committed never reach the log.
+test('write-back: batches, fsync, temp files and queued metadata', { skip: skip ?? false, timeout: 300_000 }, (t) => {
+  const f = testFs(t);
+  f.mount();
+  const m = f.mnt;
+  const run = (cmd: string) => must(cmd, { cwd: m });
+  const show = () => JSON.parse(f.ok(`--json show ${f.name}`)) as { kind: string; path: string; target?: string }[];
+
+  // fsync(2) returns once the WRITE entry is durable: the node answers for it at once
+  run(`${PY} -c "
+import os
+fd = os.open('synced.txt', os.O_WRONLY | os.O_CREAT, 0o600)
+os.write(fd, b'durable')
+os.fsync(fd)
+os.close(fd)"`);
+  assert.equal(f.ok(`cat ${f.name}:/synced.txt`), 'durable');
+
+  // a temp file written, closed and renamed (by the same program, as editors, git and rsync
+  // do) into a directory made just before: one WRITE at the final path, nothing under the temp
+  // name
+  run(`mkdir -p made/here && ${PY} -c "
+import os
+with open('.tmp-x', 'w') as f: f.write('payload\\n')
+os.rename('.tmp-x', 'made/here/final')
+os.chmod('made/here/final', 0o640)"`);
+  run('printf "a\\nb\\n" > conf && sed -i s/b/c/ conf');
+  // a file created and removed before it was committed leaves no trace
+  run(`${PY} -c "
+import os
+with open('short-lived', 'w') as f: f.write('gone')
+os.unlink('short-lived')"`);
+  const waitLog = (pred: () => boolean) => {
+    for (let i = 0; i < 100 && !pred(); i++) sh('sleep 0.1');
+    return pred();
+  };
+  assert.ok(waitLog(() => show().some((e) => e.path === '/made/here/final')), 'final file never committed');
+  const entries = show();
+  const paths = new Set(entries.flatMap((e) => [e.path, e.target ?? '']));
+  assert.ok(!paths.has('/.tmp-x'), 'the temp name reached the log');
+  assert.ok(![...paths].some((p) => p.startsWith('/sed')), 'sed\'s temp file reached the log');
+  assert.ok(!paths.has('/short-lived'), 'a file removed before its commit reached the log');
+  assert.equal(f.ok(`cat ${f.name}:/made/here/final`), 'payload\n');
+  assert.equal(f.ok(`cat ${f.name}:/conf`), 'a\nc\n');
+  const finals = entries.filter((e) => e.path === '/made/here/final');
+  assert.deepEqual(finals.map((e) => e.kind), ['WRITE'], JSON.stringify(finals)); // chmod folded into the WRITE
+  assert.equal(run('stat -c %a made/here/final').trim(), '640');
+
+  // many small files closed in a row share batches; overwriting them (unlink + create, as tar
+  // does) too
+  run('mkdir many && cd many && for i in $(seq 1 300); do echo $i > f$i; done');
+  run('cd many && for i in $(seq 1 300); do rm f$i && echo again$i > f$i; done');
+  assert.equal(run('cat many/f1 many/f300'), 'again1\nagain300\n');
+  assert.equal(run('ls many | wc -l').trim(), '300');
+
+  // queued changes are visible in the mount immediately and land in the log in order
+  run('mkdir q && touch -d "2001-02-03 04:05:06 UTC" q && chmod 700 q && echo in > q/x && rmdir q 2>/dev/null; true');
+  assert.equal(run('stat -c %a q').trim(), '700');
+  assert.equal(run('cat q/x'), 'in\n');
+  f.unmount(); // commits everything queued
+  const st = JSON.parse(f.ok(`--json ls ${f.name}:/q`));
+  assert.deepEqual(st.map((x: { name: string }) => x.name), ['x']);
+  f.mount();
+  assert.equal(run('TZ=UTC stat -c "%a %y" q').trim(), '700 2001-02-03 04:05:06.000000000 +0000');
+  assert.equal(run('cat many/f150'), 'again150\n');
+});
