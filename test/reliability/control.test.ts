@@ -10,7 +10,7 @@ import { join, dirname } from 'node:path';
 import { tmpdir } from 'node:os';
 import { scanForKeys } from './lib/keys.ts';
 import { Recorder } from './lib/results.ts';
-import { cli, cliOk, startNode, nodeAddrs, keyFile } from './lib/proc.ts';
+import { cliOk, cliAsync, startNode, nodeAddrs, keyFile } from './lib/proc.ts';
 import { tmpDir } from './lib/fsutil.ts';
 import { callControl } from '../../src/node/control.ts';
 
@@ -68,7 +68,7 @@ test('control socket: owner only; no network command port; no private key leaves
   // ...with a key of its own (it cannot read the owner's), as a second local user would.
   const nobodyDir = mkdtempSync(join(tmpdir(), 'basefs-nobodykey-'));
   chmodSync(nobodyDir, 0o777);
-  const nobodyEnv = { ...process.env, HOME: '/nonexistent', NODE_COMPILE_CACHE: '' };
+  const nobodyEnv: NodeJS.ProcessEnv = { ...process.env, HOME: '/nonexistent', NODE_COMPILE_CACHE: '' };
   delete nobodyEnv.BASEFS_KEY;
   const mainTs = join(process.cwd(), 'src/cli/main.ts');
   spawnSync(NOBODY[0], [...NOBODY.slice(1), process.execPath, '--no-warnings', mainTs, 'genkey', join(nobodyDir, 'k')], { encoding: 'utf8', timeout: 60_000, env: nobodyEnv });
@@ -125,15 +125,14 @@ test('control socket: owner only; no network command port; no private key leaves
   // Private key material: do real work through the node (writes, grant, revoke), then
   // search every byte the node wrote for the key in every encoding.
   cliOk(home, ['write', 'ctl:/a.txt'], 'hello');
-  cliOk(home, ['write', 'ctl:/big.bin'], Buffer.alloc(300_000, 3));
-  cliOk(home, ['mkdir', 'ctl:/etc']);
-  cliOk(home, ['grant', otherPub, 'ctl:/etc']);
-  cliOk(home, ['revoke', otherPub, 'ctl:/etc']);
+  await callControl(sock, 'write', ['/big.bin', { base64: Buffer.alloc(300_000, 3).toString('base64') }]);
+  await callControl(sock, 'mkdir', ['/etc']);
+  await callControl(sock, 'grant', [otherPub, '/etc']);
+  await callControl(sock, 'revoke', [otherPub, '/etc']);
   // Handing a private key where a public key belongs is refused, and nothing is logged.
   const pem = readFileSync(keyFile(home), 'utf8');
   const otherPem = readFileSync(keyFile(other), 'utf8');
-  const refused = cli(home, ['grant', '--', otherPem, 'ctl:/etc']);
-  const refusedPlain = cli(home, ['grant', otherPem, 'ctl:/etc']);
+  const [refused, refusedPlain] = await Promise.all([cliAsync(home, ['grant', '--', otherPem, 'ctl:/etc']), cliAsync(home, ['grant', otherPem, 'ctl:/etc'])]);
   const echoed = (refused.stderr + refusedPlain.stderr).includes(otherPem.split('\n')[1]);
   rec.row({ section: 'control', what: '`basefs grant` given a PEM private key instead of a public key (as `grant -- "$(cat key)" fs:/p` and without `--`)', cases: 2, outcome: `with --: exit ${refused.code}: "${refused.stderr.trim()}"; without: exit ${refusedPlain.code}, ${refusedPlain.stderr.trim().split('\n').length} lines${echoed ? '; the error message ECHOES THE PRIVATE KEY to stderr' : ''}`, ok: refused.code !== 0 && refusedPlain.code !== 0, note: echoed ? 'private key echoed in an error message, see findings' : undefined });
   assert.notEqual(refused.code, 0);

@@ -120,7 +120,7 @@ test('SIGKILL of a `basefs run` node while writes go through its control socket 
   const home = tmpDir(t, 'basefs-rel-crashcli-');
   cliOk(home, ['genkey']);
   cliOk(home, ['bootstrap', 'crashcli']);
-  const rounds = budget(5, 50);
+  const rounds = budget(3, 50);
   const acked = new Map<string, string>();
   let ackedCli = 0;
   let failedInFlight = 0;

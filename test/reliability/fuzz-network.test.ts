@@ -197,8 +197,8 @@ test('sync puller vs a hostile responder: bounded, never accepts an invalid entr
   await fc.assert(fc.asyncProperty(fc.array(fc.array(fc.oneof(fc.nat(LOG.length - 1).map((i) => LOG[i].bytes), fc.nat(evil.length - 1).map((i) => evil[i]), fc.nat(LOG.length - 1).map((i) => LOG[i].bytes).chain((b) => mutationsArb.map((m) => mutate(b, m)))), { maxLength: 8 }), { maxLength: 5 }), fc.nat(4), fc.boolean(), async (batches, mode, end) => {
     void fsCount;
     const [a, b] = channelPair();
-    const fa = new FramedStream(a, NET_LIMITS.maxFrameBytes, 300);
-    const fb = new FramedStream(b, NET_LIMITS.maxFrameBytes, 300);
+    const fa = new FramedStream(a, NET_LIMITS.maxFrameBytes, 120);
+    const fb = new FramedStream(b, NET_LIMITS.maxFrameBytes, 120);
     const responder = (async () => {
       try {
         await fb.read(); // HELLO
