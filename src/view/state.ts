@@ -109,6 +109,7 @@ interface Resolved {
 }
 
 const IMPLICIT_DIR_MODE = 0o755;
+const NO_VC: number[] = [];
 // Shared empty list, replaced by a one-element array on first insert (arrays created empty and
 // then pushed get a 17-slot backing store; most of these lists hold one element).
 const NONE: VRef[] = [];
@@ -147,6 +148,10 @@ function sameInode(a: Inode | null, b: Inode | null): boolean {
     (a.root === b.root || (!!a.root && !!b.root && Buffer.compare(a.root, b.root) === 0));
 }
 
+function key32(b: Uint8Array): number {
+  return (b[0] | (b[1] << 8) | (b[2] << 16) | (b[3] << 24)) >>> 0;
+}
+
 function eqBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = a.length - 1; i >= 0; i--) if (a[i] !== b[i]) return false;
@@ -172,7 +177,7 @@ export class FsState {
   private authorData = new Map<string, Info[]>(); // author hex -> its data entries that may be valid
   private snaps: Info[] = [];
   private dirty: PathRec[] = [];
-  private recent: Info[] = []; // ring of the last ingested entries: most deps are among them
+  private by32 = new Map<number, Info | Info[]>(); // first 4 id bytes -> entries (finds deps without hex)
   private authors: { key: Uint8Array; hex: string }[] = [];
   private sum = new Sum256();
   private unhashed: PathRec[] = []; // paths whose inode changed since the digest was last brought up to date
@@ -272,16 +277,9 @@ export class FsState {
     if (this.bySeq[n.seq] !== undefined) return false;
     let recompute = false;
     const deps: Info[] = new Array(e.deps.length);
-    const recent = this.recent;
     let nd = 0;
     for (const d of e.deps) {
-      let di: Info | undefined;
-      for (let i = recent.length - 1; i >= 0; i--) {
-        if (eqBytes(recent[i].entry.id, d)) {
-          di = recent[i];
-          break;
-        }
-      }
+      let di = this.find32(d);
       if (di) {
         deps[nd++] = di;
         continue;
@@ -298,7 +296,7 @@ export class FsState {
       deps[nd++] = di;
     }
     const info: Info = {
-      idx: this.infos.length, entry: e, height: n.height, deps, vc: [], chain: -1, pos: -1,
+      idx: this.infos.length, entry: e, height: n.height, deps, vc: NO_VC, chain: -1, pos: -1,
       authorHex: this.authorHex(e.author), kind: e.kind, valid: false, why: '', rank: null, rank2: null,
       hopeless: false, auth: null, regs: null, registered: false,
     };
@@ -315,8 +313,11 @@ export class FsState {
     this.causal.place(info, info.authorHex, candidate);
     this.infos.push(info);
     this.bySeq[n.seq] = info;
-    if (recent.length < 8) recent.push(info);
-    else recent[info.idx & 7] = info;
+    const k = key32(e.id);
+    const prev = this.by32.get(k);
+    if (prev === undefined) this.by32.set(k, info);
+    else if (Array.isArray(prev)) prev.push(info);
+    else this.by32.set(k, [prev, info]);
     if (e.kind === Kind.GRANT || e.kind === Kind.REVOKE) {
       if (candidate) {
         if (e.kind === Kind.GRANT) info.auth = this.auth.addGrant(info);
@@ -332,6 +333,14 @@ export class FsState {
     }
     fresh.push(info);
     return recompute;
+  }
+
+  private find32(id: Uint8Array): Info | undefined {
+    const x = this.by32.get(key32(id));
+    if (x === undefined) return undefined;
+    if (!Array.isArray(x)) return eqBytes(x.entry.id, id) ? x : undefined;
+    for (const i of x) if (eqBytes(i.entry.id, id)) return i;
+    return undefined;
   }
 
   private pullMissing(n: DagNode, fresh: Info[]): boolean {
