@@ -90,8 +90,12 @@ export class Chunker {
   private fp = 0; // gear fingerprint of the current chunk
   private total = 0.5; // a double from the start (no Smi-overflow deopt past 2 GiB); 0.5 removed in bytesIn
 
-  constructor(params: ChunkerParams = DEFAULT_PARAMS) {
+  private readonly wasm: boolean;
+
+  // opts.impl = 'js' forces the JavaScript scanner (tests compare the two).
+  constructor(params: ChunkerParams = DEFAULT_PARAMS, opts: { impl?: 'js' | 'wasm' } = {}) {
     checkParams(params);
+    this.wasm = wasm !== null && opts.impl !== 'js';
     this.params = { min: params.min, avg: params.avg, max: params.max };
     this.masks = masksFor(params);
   }
@@ -109,8 +113,22 @@ export class Chunker {
   // earlier ones, never copies (hash them with update() per part, write them with writev).
   pushParts(piece: Uint8Array): Uint8Array[][] {
     const out: Uint8Array[][] = [];
+    if (!this.wasm) {
+      this.pushWindow(piece, out);
+      return out;
+    }
+    // the WebAssembly scanner works on a copy in its memory, a window at a time
+    for (let o = 0; o < piece.length; o += WASM_WINDOW) {
+      const w = o === 0 && piece.length <= WASM_WINDOW ? piece : piece.subarray(o, o + WASM_WINDOW);
+      wasm!.mem8.set(w, WASM_DATA);
+      this.pushWindow(w, out);
+    }
+    return out;
+  }
+
+  private pushWindow(piece: Uint8Array, out: Uint8Array[][]): void {
     const L = piece.length;
-    if (L === 0) return out;
+    if (L === 0) return;
     this.total += L;
     const { min, avg, max } = this.params;
     const m = this.masks;
@@ -119,12 +137,12 @@ export class Chunker {
     let fp = this.fp;
     let i = 0; // next byte of the piece to look at
     for (;;) {
-      const cut = findCut(piece, L, cs, i, fp, min, avg, max, m.s, m.sLs, m.l, m.lLs);
+      const cut = findCut(this.wasm, piece, L, cs, i, fp, min, avg, max, m.s, m.sLs, m.l, m.lLs);
       if (cut < 0) { fp = cutFp; break; }
       if (cs >= 0) {
         out.push([piece.subarray(cs, cut)]);
       } else {
-        this.parts.push(piece.subarray(0, cut));
+        addPart(this.parts, piece.subarray(0, cut));
         out.push(this.parts);
         this.parts = [];
       }
@@ -135,12 +153,11 @@ export class Chunker {
     // keep the unfinished chunk's bytes from this piece
     const keepFrom = cs > 0 ? cs : 0;
     if (keepFrom < L) {
-      this.parts.push(keepFrom === 0 ? piece : piece.subarray(keepFrom));
+      addPart(this.parts, keepFrom === 0 ? piece : piece.subarray(keepFrom));
       if (this.parts.length > 64) this.parts = [concat(this.parts, L - cs)];
     }
     this.n = L - cs;
     this.fp = fp;
-    return out;
   }
 
   // The last chunk (shorter than min when the input is), or nothing for an empty remainder.
@@ -164,6 +181,17 @@ export class Chunker {
   }
 }
 
+// Appends a view to a chunk's parts, merging it with the previous one when they are adjacent
+// views of one buffer (windows of one piece).
+function addPart(parts: Uint8Array[], v: Uint8Array): void {
+  const last = parts.length ? parts[parts.length - 1] : null;
+  if (last && last.buffer === v.buffer && last.byteOffset + last.length === v.byteOffset) {
+    parts[parts.length - 1] = new Uint8Array(v.buffer, last.byteOffset, last.length + v.length);
+  } else {
+    parts.push(v);
+  }
+}
+
 export function joinParts(parts: Uint8Array[]): Uint8Array {
   if (parts.length === 1) return parts[0];
   let n = 0;
@@ -175,7 +203,7 @@ export function joinParts(parts: Uint8Array[]): Uint8Array {
 // scanning b[i..L) with fingerprint fp; -1 if the piece ends first (cutFp then holds the
 // fingerprint to resume with).
 let cutFp = 0;
-function findCut(b: Uint8Array, L: number, cs: number, i: number, fp: number, min: number, avg: number, max: number,
+function findCut(useWasm: boolean, b: Uint8Array, L: number, cs: number, i: number, fp: number, min: number, avg: number, max: number,
   mS: number, mSLs: number, mL: number, mLLs: number): number {
   const hashFrom = cs + min; // no cut before min: those bytes are skipped
   if (i < hashFrom) {
@@ -187,7 +215,7 @@ function findCut(b: Uint8Array, L: number, cs: number, i: number, fp: number, mi
   let e = cs + avg;
   if (e > L) e = L;
   if (i < e) {
-    const c = scan(b, i, e, fp, mS, mSLs);
+    const c = useWasm ? scanWasm(i, e, fp, mS, mSLs) : scan(b, i, e, fp, mS, mSLs);
     if (c >= 0) return c;
     fp = scanFp;
     i = e;
@@ -196,7 +224,7 @@ function findCut(b: Uint8Array, L: number, cs: number, i: number, fp: number, mi
   e = cs + max;
   if (e > L) e = L;
   if (i < e) {
-    const c = scan(b, i, e, fp, mL, mLLs);
+    const c = useWasm ? scanWasm(i, e, fp, mL, mLLs) : scan(b, i, e, fp, mL, mLLs);
     if (c >= 0) return c;
     fp = scanFp;
     i = e;
@@ -232,6 +260,84 @@ function scan(b: Uint8Array, i: number, end: number, fp: number, maskIn: number,
   scanFp = fp;
   return -1;
 }
+
+// The same scan in WebAssembly (about 2.5x faster than the JIT's code for the loop above): the
+// window being chunked is copied to WASM_DATA in its memory; GEAR at 0, GEAR_LS at 1024.
+function scanWasm(i: number, end: number, fp: number, mask: number, maskLs: number): number {
+  const r = wasm!.scan(WASM_DATA + i, WASM_DATA + end, fp | 0, mask | 0, maskLs | 0);
+  if (r < 0) {
+    scanFp = wasm!.fp.value;
+    return -1;
+  }
+  return r - WASM_DATA;
+}
+
+const WASM_DATA = 2048;
+const WASM_WINDOW = 1 << 20;
+
+interface WasmScanner { scan: (p: number, end: number, fp: number, mask: number, maskLs: number) => number; fp: { value: number }; mem8: Uint8Array }
+
+// Hand-assembled module (no toolchain needed). In WebAssembly text:
+//   (func (export "scan") (param $p i32) (param $end i32) (param $fp i32) (param $mask i32)
+//                         (param $maskLs i32) (result i32)
+//     (if (i32.and (i32.sub $end $p) 1)            ;; odd count: one byte first
+//       (then $fp = ($fp << 1) + GEAR[mem[$p]]; $p += 1; (if (($fp & $mask) == 0) (return $p))))
+//     (block (loop
+//       (br_if 1 (i32.ge_u $p $end))
+//       $fp = ($fp << 2) + GEAR_LS[mem[$p]];  (if (($fp & $maskLs) == 0) (return $p + 1))
+//       $fp = $fp + GEAR[mem[$p + 1]];        (if (($fp & $mask) == 0) (return $p + 2))
+//       $p += 2; (br 0)))
+//     (global.set $fpOut $fp) (i32.const -1))
+// (tsconfig's lib has no WebAssembly types: the two constructors used, typed here)
+interface WasmApi { Module: new (b: Uint8Array) => object; Instance: new (m: object) => { exports: unknown } }
+
+function buildWasm(): WasmScanner | null {
+  const WA = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+  if (process.env.BASEFS_CHUNKER === 'js' || !WA) return null;
+  const uleb = (n: number): number[] => { const o: number[] = []; do { let b = n & 0x7f; n >>>= 7; if (n) b |= 0x80; o.push(b); } while (n); return o; };
+  const sec = (id: number, bytes: number[]): number[] => [id, ...uleb(bytes.length), ...bytes];
+  const str = (t: string): number[] => [...uleb(t.length), ...Buffer.from(t)];
+  const GET = 0x20, SET = 0x21, I32 = 0x41, SHL = 0x74, ADD = 0x6a, SUB = 0x6b, AND = 0x71, EQZ = 0x45;
+  const LOAD8 = 0x2d, LOAD = 0x28, IF = 0x04, END = 0x0b, RET = 0x0f, VOID = 0x40;
+  const body = [0x00,
+    GET, 1, GET, 0, SUB, I32, 1, AND, IF, VOID,
+    GET, 2, I32, 1, SHL, GET, 0, LOAD8, 0, 0, I32, 2, SHL, LOAD, 2, 0, ADD, SET, 2,
+    GET, 0, I32, 1, ADD, SET, 0,
+    GET, 2, GET, 3, AND, EQZ, IF, VOID, GET, 0, RET, END,
+    END,
+    0x02, VOID, 0x03, VOID,
+    GET, 0, GET, 1, 0x4f, 0x0d, 1,
+    GET, 2, I32, 2, SHL, GET, 0, LOAD8, 0, 0, I32, 2, SHL, LOAD, 2, 0x80, 0x08, ADD, SET, 2,
+    GET, 2, GET, 4, AND, EQZ, IF, VOID, GET, 0, I32, 1, ADD, RET, END,
+    GET, 2, GET, 0, LOAD8, 0, 1, I32, 2, SHL, LOAD, 2, 0, ADD, SET, 2,
+    GET, 2, GET, 3, AND, EQZ, IF, VOID, GET, 0, I32, 2, ADD, RET, END,
+    GET, 0, I32, 2, ADD, SET, 0,
+    0x0c, 0,
+    END, END,
+    GET, 2, 0x24, 0, I32, 0x7f, END];
+  const pages = Math.ceil((WASM_DATA + WASM_WINDOW) / 65536);
+  const bytes = new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    ...sec(1, [1, 0x60, 5, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 1, 0x7f]),
+    ...sec(3, [1, 0]),
+    ...sec(5, [1, 0x01, ...uleb(pages), ...uleb(pages)]),
+    ...sec(6, [1, 0x7f, 0x01, I32, 0x00, END]),
+    ...sec(7, [3, ...str('scan'), 0, 0, ...str('mem'), 2, 0, ...str('fp'), 3, 0]),
+    ...sec(10, [1, ...uleb(body.length), ...body])]);
+  try {
+    const inst = new WA.Instance(new WA.Module(bytes));
+    const ex = inst.exports as unknown as { scan: WasmScanner['scan']; fp: { value: number }; mem: { buffer: ArrayBuffer } };
+    const t = new Int32Array(ex.mem.buffer, 0, 512);
+    for (let i = 0; i < 256; i++) { t[i] = GEAR[i]; t[256 + i] = GEAR_LS[i]; }
+    return { scan: ex.scan, fp: ex.fp, mem8: new Uint8Array(ex.mem.buffer) };
+  } catch {
+    return null;
+  }
+}
+
+const wasm: WasmScanner | null = buildWasm();
+
+// Which scanner this process uses ('wasm', or 'js' with BASEFS_CHUNKER=js or no WebAssembly).
+export const CHUNKER_IMPL: 'wasm' | 'js' = wasm ? 'wasm' : 'js';
 
 function concat(parts: Uint8Array[], total: number): Uint8Array {
   const out = new Uint8Array(total);

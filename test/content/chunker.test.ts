@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import {
-  Chunker, chunkBuffer, chunkStream, referenceCutPoints, DEFAULT_PARAMS, GEAR, GEAR_LABEL, maskFor, type ChunkerParams,
+  Chunker, chunkBuffer, chunkStream, referenceCutPoints, DEFAULT_PARAMS, GEAR, GEAR_LABEL, maskFor, CHUNKER_IMPL, type ChunkerParams,
 } from '../../src/content/chunker.ts';
 import { randomBytes, hex } from './helpers.ts';
 
@@ -17,8 +17,8 @@ function cutsOf(chunks: Uint8Array[]): number[] {
   return out;
 }
 
-function streamCuts(data: Uint8Array, splits: number[], params: ChunkerParams): number[] {
-  const c = new Chunker(params);
+function streamCuts(data: Uint8Array, splits: number[], params: ChunkerParams, impl: 'js' | 'wasm' = 'wasm'): number[] {
+  const c = new Chunker(params, { impl });
   const chunks: Uint8Array[] = [];
   let p = 0;
   for (const s of [...splits, data.length]) {
@@ -79,12 +79,15 @@ test('empty, 1-byte and exact-boundary inputs', () => {
   assert.deepEqual(ids(got), ids(chunkBuffer(small)));
 });
 
-test('streaming over any split equals the one-byte reference (default params)', () => {
+test('streaming over any split equals the one-byte reference (default params, both scanners)', () => {
+  assert.equal(CHUNKER_IMPL, 'wasm'); // the fast path is what runs here
   const data = randomBytes(6 << 20, 'ref');
   const ref = referenceCutPoints(data);
   assert.ok(ref.length > 40);
-  for (const splits of [[], [1], [MIN - 1, MIN, MIN + 1], Array.from({ length: 100 }, (_, i) => i * 61 * 1024 + (i % 7)), [MAX, 2 * MAX + 1]]) {
-    assert.deepEqual(streamCuts(data, splits, DEFAULT_PARAMS), ref);
+  for (const impl of ['wasm', 'js'] as const) {
+    for (const splits of [[], [1], [MIN - 1, MIN, MIN + 1], Array.from({ length: 100 }, (_, i) => i * 61 * 1024 + (i % 7)), [MAX, 2 * MAX + 1], [(1 << 20) - 1, (3 << 20) + 1]]) {
+      assert.deepEqual(streamCuts(data, splits, DEFAULT_PARAMS, impl), ref, `${impl} ${splits.slice(0, 3)}`);
+    }
   }
 });
 
@@ -98,6 +101,7 @@ test('property: stream == reference and sizes within bounds (small params)', () 
       const splits = [...rawSplits].sort((a, b) => a - b);
       const ref = referenceCutPoints(data, SMALL);
       assert.deepEqual(streamCuts(data, splits, SMALL), ref);
+      assert.deepEqual(streamCuts(data, splits, SMALL, 'js'), ref);
       let prev = 0;
       for (let i = 0; i < ref.length; i++) {
         const size = ref[i] - prev;
