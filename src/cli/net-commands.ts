@@ -119,7 +119,7 @@ export async function getFilesystem(h: string, name: string, addr: string, kp: R
     }
     const before = fs.dag.size;
     const p = new Progress('entries', 'entries', quiet);
-    let total: PullResult = { peerName: '', peerFsId: '', peerEntries: 0, peerHeads: [], received: 0, accepted: 0, duplicates: 0, rejected: 0, rejectReasons: [], parked: 0, rounds: 0, bytesIn: 0, bytesOut: 0, complete: false, peerLacksOurs: false };
+    let total: PullResult = { peerName: '', peerFsId: '', peerEntries: 0, peerHeads: [], received: 0, accepted: 0, duplicates: 0, rejected: 0, rejectReasons: [], parked: 0, rounds: 0, bytesIn: 0, bytesOut: 0, complete: false };
     for (let attempt = 0; attempt < 5; attempt++) {
       const base = total.received;
       const r = await net.syncWith(peer, {

@@ -37,7 +37,6 @@ export interface PullResult {
   bytesIn: number;
   bytesOut: number;
   complete: boolean; // we now hold every head the peer announced
-  peerLacksOurs: boolean; // the peer did not know some of our heads
 }
 
 export class NameMismatchError extends UserError {}
@@ -72,7 +71,7 @@ export async function pullSession(fs: Filesystem, fsm: FramedStream, o: PullOpti
   const h = await expect(fsm);
   if (h.t !== 'hello') throw new ProtocolError(`expected HELLO, got ${h.t}`);
   if (h.version !== SYNC_VERSION) throw new ProtocolError(`peer speaks sync version ${h.version}, we speak ${SYNC_VERSION}`);
-  const res: PullResult = { peerName: h.name, peerFsId: toHex(h.fsId), peerEntries: h.entries, peerHeads: h.heads.map(toHex), received: 0, accepted: 0, duplicates: 0, rejected: 0, rejectReasons: [], parked: 0, rounds: 0, bytesIn: 0, bytesOut: 0, complete: false, peerLacksOurs: false };
+  const res: PullResult = { peerName: h.name, peerFsId: toHex(h.fsId), peerEntries: h.entries, peerHeads: h.heads.map(toHex), received: 0, accepted: 0, duplicates: 0, rejected: 0, rejectReasons: [], parked: 0, rounds: 0, bytesIn: 0, bytesOut: 0, complete: false };
   if (h.fsId.length === 0) {
     // The peer has no log yet (e.g. another node in the middle of `get`).
     res.complete = true;
