@@ -29,7 +29,14 @@ export function netnsUnavailable(): string | null {
   const probe = `${PREFIX}probe${process.pid}`;
   const a = spawnSync('ip', ['netns', 'add', probe], { encoding: 'utf8' });
   if (a.status !== 0) return `cannot create a network namespace: ${a.stderr}`;
-  spawnSync('ip', ['netns', 'del', probe]);
+  try {
+    const v = spawnSync('ip', ['-n', probe, 'link', 'add', 'pa', 'type', 'veth', 'peer', 'name', 'pb'], { encoding: 'utf8' });
+    if (v.status !== 0) return `cannot create veth links: ${v.stderr}`;
+    const b = spawnSync('ip', ['-n', probe, 'link', 'add', 'pbr', 'type', 'bridge'], { encoding: 'utf8' });
+    if (b.status !== 0) return `cannot create a bridge: ${b.stderr}`;
+  } finally {
+    spawnSync('ip', ['netns', 'del', probe]);
+  }
   return null;
 }
 
