@@ -81,7 +81,8 @@ test('control socket: owner only; no network command port; no private key leaves
   rec.row({ section: 'control', what: 'uid 65534 connects, all parents opened to 0755 (only the 0700 run directory protects)', cases: 1, outcome: runDirOnly, ok: runDirOnly === 'EACCES' });
   rec.row({ section: 'control', what: 'uid 65534 connects, run directory opened to 0711 (only the socket\'s own 0600 protects)', cases: 1, outcome: sockOnly, ok: sockOnly === 'EACCES' });
   const cliLine = asCli.stderr.trim();
-  rec.row({ section: 'control', what: '`basefs status` and `basefs grant` run as uid 65534 (own key) against the node, socket and parent directories opened as above', cases: 2, outcome: `status: exit ${asCli.status}: "${cliLine}"; grant: exit ${asCliGrant.status}: "${asCliGrant.stderr.trim()}"`, ok: asCli.status !== 0 && asCliGrant.status !== 0 });
+  const tidy = (m: string) => m.trim().replace(/\/tmp\/\S+/g, '…');
+  rec.row({ section: 'control', what: '`basefs status` and `basefs grant` run as uid 65534 (own key) against the node, socket and parent directories opened as above', cases: 2, outcome: `status: exit ${asCli.status}: "${tidy(cliLine)}"; grant: exit ${asCliGrant.status}: "${tidy(asCliGrant.stderr)}"`, ok: asCli.status !== 0 && asCliGrant.status !== 0 });
   assert.notEqual(asCliGrant.status, 0);
   assert.equal(asIs, 'EACCES');
   assert.equal(runDirOnly, 'EACCES');
@@ -95,7 +96,7 @@ test('control socket: owner only; no network command port; no private key leaves
   assert.ok(port > 0, `node address: ${addrs.join(' ')}`);
   const l = listeners(node.pid);
   const tcpPorts = [...new Set(l.tcp.map((a) => Number(a.slice(a.lastIndexOf(':') + 1))))];
-  rec.row({ section: 'control', what: 'listening sockets of a running node (`ss -ltnup -lx`, --no-mdns)', cases: 1, outcome: `TCP ${l.tcp.join(', ') || 'none'}; UDP ${l.udp.join(', ') || 'none'}; Unix ${l.unix.join(', ')}`, ok: tcpPorts.length === 1 && tcpPorts[0] === port && l.udp.length === 0 });
+  rec.row({ section: 'control', what: 'listening sockets of a running node (`ss -ltnup -lx`, --no-mdns)', cases: 1, outcome: `TCP ${l.tcp.join(', ') || 'none'} (the libp2p port); UDP ${l.udp.join(', ') || 'none'}; Unix ${l.unix.map((u) => (u === sock ? 'the control socket' : u)).join(', ')}`, ok: tcpPorts.length === 1 && tcpPorts[0] === port && l.udp.length === 0 });
   assert.deepEqual(tcpPorts, [port], `only the libp2p port listens: ${l.tcp.join(', ')}`);
   assert.equal(l.udp.length, 0);
   assert.ok(l.unix.every((u) => u === sock), `only the control socket: ${l.unix.join(', ')}`);

@@ -148,8 +148,14 @@ test('read-only data directory (tmpfs remounted ro)', { skip, timeout: 300_000 }
     cliAsync(home, ['cat', 'ro:/f0']),
     cliAsync(home, ['run', 'ro', '-f', '--port', '0', '--no-mdns']),
   ]);
-  const fmt = (name: string, r: { code: number; stderr: string }) => `${name}: exit ${r.code}${r.code ? ` "${r.stderr.trim().replace(/\/tmp\/\S+/g, '…')}"` : ''}`;
-  rec.row({ section: 'disk', what: 'data directory remounted read-only: `write`, `ls`, `cat`, `run`', cases: 4, outcome: [fmt('write', w), fmt('ls', ls), fmt('cat', cat), fmt('run', run)].join('; '), ok: w.code !== 0 && [w, ls, cat, run].every((r) => r.code === 0 || oneLine(r.stderr)), note: ls.code !== 0 ? 'read-only commands also need a writable data directory' : undefined });
+  const fmt1 = (r: { code: number; stderr: string }) => `exit ${r.code}${r.code ? ` "${r.stderr.trim().replace(/\/tmp\/\S+/g, '…')}"` : ''}`;
+  // Commands with the same outcome are listed together.
+  const fmtAll = (rs: [string, { code: number; stderr: string }][]) => {
+    const by = new Map<string, string[]>();
+    for (const [n, r] of rs) by.set(fmt1(r), [...(by.get(fmt1(r)) ?? []), `\`${n}\``]);
+    return [...by].map(([o, ns]) => `${ns.join(', ')}: ${o}`).join('; ');
+  };
+  rec.row({ section: 'disk', what: 'data directory remounted read-only: `write`, `ls`, `cat`, `run`', cases: 4, outcome: fmtAll([['write', w], ['ls', ls], ['cat', cat], ['run', run]]), ok: w.code !== 0 && [w, ls, cat, run].every((r) => r.code === 0 || oneLine(r.stderr)), note: ls.code !== 0 ? 'read-only commands also need a writable data directory' : undefined });
   assert.notEqual(w.code, 0);
   for (const r of [w, ls, cat, run]) if (r.code !== 0) assert.ok(oneLine(r.stderr), r.stderr);
   sh(['mount', '-o', 'remount,rw', home]);
@@ -162,7 +168,7 @@ test('read-only data directory (tmpfs remounted ro)', { skip, timeout: 300_000 }
   });
   sh(['mount', '-o', 'remount,bind,ro', view]);
   const [bw, bl] = await Promise.all([cliAsync(view, ['write', 'ro:/new'], Buffer.from('x')), cliAsync(view, ['ls', 'ro:/'])]);
-  rec.row({ section: 'disk', what: 'read-only bind mount of the data directory: `write`, `ls`', cases: 2, outcome: [fmt('write', bw), fmt('ls', bl)].join('; '), ok: bw.code !== 0 && oneLine(bw.stderr) });
+  rec.row({ section: 'disk', what: 'read-only bind mount of the data directory: `write`, `ls`', cases: 2, outcome: fmtAll([['write', bw], ['ls', bl]]), ok: bw.code !== 0 && oneLine(bw.stderr) });
   assert.notEqual(bw.code, 0);
   // A node holding the directory cannot have it remounted read-only under it (EBUSY).
   const node = await startNode(t, home, 'ro', ['--port', '0', '--no-mdns']);

@@ -253,7 +253,7 @@ test('forged and hostile entries are rejected and counted, or kept for audit out
   assert.equal(b2.dag.parked.size, parkedTotal, 'parked entries reloaded from disk');
   for (const id of orphanIds) assert.equal(b2.dag.has(id), false);
   assert.ok(b2.dag.get([...b2.dag.heads][0]));
-  rec.row({ section: 'forged', what: 'restart with 200 parked entries', cases: 1, outcome: `reloaded ${b2.dag.parked.size} parked entries from disk, none applied, audit entries still invalid`, ok: true });
+  rec.row({ section: 'forged', what: 'restart of the node holding the parked entries above', cases: 1, outcome: `reloaded ${b2.dag.parked.size} parked entries from disk, none applied, audit entries still invalid`, ok: true });
   const bad = results.filter((r) => r.startsWith('BAD'));
   assert.equal(bad.length, 0, bad.join('\n'));
 });
