@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 // FUSE benchmark: the same fio jobs and the same tarball extraction on a basefs mount and on
@@ -76,6 +77,14 @@ function peakRssMb(pid: number): number | null {
   }
 }
 
+function cpuCount(): number {
+  try {
+    return readFileSync('/proc/cpuinfo', 'utf8').split('\n').filter((l) => l.startsWith('processor')).length || 1;
+  } catch {
+    return 1;
+  }
+}
+
 const pct = (a: number, b: number) => `${((a / b) * 100).toFixed(0)}%`;
 const f1 = (n: number) => n.toFixed(1);
 
@@ -92,6 +101,7 @@ export async function runFuseBench(): Promise<string> {
   mkdirSync(disk, { recursive: true });
   const cli = (args: string[]) => must(BIN, ['--data-dir', home, ...args], { timeoutMs: 300_000 });
   let mounted = false;
+  const load0 = loadavg()[0];
   try {
     cli(['genkey']);
     cli(['bootstrap', 'bench']);
@@ -142,6 +152,8 @@ export async function runFuseBench(): Promise<string> {
       `| sequential read, 1 MiB blocks | ${f1(d.r.mibps)} MiB/s | ${f1(b.r.mibps)} MiB/s | ${pct(b.r.mibps, d.r.mibps)} | >= 50% |`,
       `| random read, 4 KiB, 15 s | ${Math.round(d.rr.iops)} IOPS | ${Math.round(b.rr.iops)} IOPS | ${pct(b.rr.iops, d.rr.iops)} | - |`,
       `| tar -xf (disk: + sync) | ${f1(diskTar)} s (${f1(diskSync)} s) | ${f1(fuseTar)} s | ${f1(fuseTar / diskTar)}x (${f1(fuseTar / diskSync)}x) | within 10x |`,
+      '',
+      `Load average (1 min) at start / end: ${load0.toFixed(1)} / ${loadavg()[0].toFixed(1)} on ${cpuCount()} cores: the FUSE path is CPU- and scheduling-bound (every request crosses kernel, libfuse thread and the Node event loop), the disk path mostly is not, so a busy machine lowers the ratios.`,
       '',
       `Extracted trees identical: ${same ? 'yes' : 'NO'}. Peak RSS of the mounted node during the run: ${rss ?? '?'} MiB (write buffers above 4 MiB per file go to a temp file, so a ${MB} MiB write does not grow memory).`,
       '',

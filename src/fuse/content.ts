@@ -3,9 +3,9 @@ import { chunkBuffer } from '../content/chunker.ts';
 import { ChunkListBuilder, hashBytes } from '../content/chunklist.ts';
 import type { ContentIO } from './dirty.ts';
 
-// The FUSE layer's view of the chunk store. Reads fetch only the chunks covering a range
-// (ChunkStore.read plans one pread per run of adjacent chunks and verifies each chunk); the
-// per-file chunk list and chunk cache live in reader.ts.
+// The FUSE layer's view of the chunk store. Open files read chunk by chunk (getChunk: one
+// pread and one hash check per chunk, no staging copy); the per-file chunk list, chunk cache
+// and readahead live in reader.ts. Write buffers materialize with ranged reads.
 //
 // Writes: big files go through writeFile / writeStream (chunked and hashed as they stream,
 // durable when they resolve). Small files (in-memory buffers) are chunked here and their
@@ -38,6 +38,11 @@ export function contentIO(store: ChunkStore, o: FetchOptions = {}): ContentIO {
   return {
     read: (root, offset, length, label) => patient(root, () => store.read(root, offset, length, label)),
     chunkList: (root) => patient(root, () => store.chunkList(root)),
+    chunk: (root, idHex, label) => patient(root, async () => {
+      const c = await store.getChunk(idHex); // verified; a corrupt one is dropped and reads as missing
+      if (!c) throw new MissingChunksError([idHex], label);
+      return c;
+    }),
     storeBuffer: (data) => store.writeBuffer(data),
     storeFile: (path) => store.writeFile(path),
     storeStream: (src) => store.writeStream(src),

@@ -10,7 +10,8 @@ export interface ContentRef {
 // What the FUSE layer needs from the content store (see content.ts for the adapter).
 export interface ContentIO {
   read(root: Uint8Array, offset: number, length: number, label: string): Promise<Uint8Array>;
-  chunkList(root: Uint8Array): Promise<{ size: number; offset: number }[]>;
+  chunkList(root: Uint8Array): Promise<{ id: Uint8Array; size: number; offset: number }[]>;
+  chunk(root: Uint8Array, idHex: string, label: string): Promise<Uint8Array>; // one verified chunk of root's content
   storeBuffer(data: Uint8Array): Promise<ContentRef>;
   storeFile(path: string): Promise<ContentRef>;
   storeStream(src: AsyncIterable<Uint8Array>): Promise<ContentRef>;

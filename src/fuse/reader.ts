@@ -2,20 +2,24 @@ import type { ContentIO } from './dirty.ts';
 
 const READAHEAD = 4 * 1024 * 1024; // fetched ahead of a sequential reader
 const CACHE = 16 * 1024 * 1024; // verified chunks kept per open file
+const PARALLEL = 6; // chunk reads in flight per open file
 
 // Reads of one open file, pinned to the content root it had at open. Keeps the file's chunk
 // list and the chunks it read last (verified, by index), fetches exactly the chunks a read
-// needs, and for a sequential reader fetches the next few MiB ahead in one go.
+// needs, and for a sequential reader fetches the next few MiB ahead.
 export class Reader {
   private io: ContentIO;
   private root: Uint8Array;
   readonly size: number;
   private label: string;
   private offsets: Float64Array | null = null; // chunk i covers [offsets[i], offsets[i+1])
+  private ids: string[] = [];
   private listing: Promise<Float64Array> | null = null;
   private cache = new Map<number, Uint8Array>();
   private cached = 0;
   private fetching = new Map<number, Promise<void>>();
+  private active = 0;
+  private waiting: (() => void)[] = [];
   private lastEnd = -1;
 
   constructor(io: ContentIO, root: Uint8Array, size: number, label: string) {
@@ -29,8 +33,13 @@ export class Reader {
     if (this.offsets) return Promise.resolve(this.offsets);
     this.listing ??= this.io.chunkList(this.root).then((l) => {
       const o = new Float64Array(l.length + 1);
-      for (let i = 0; i < l.length; i++) o[i] = l[i].offset;
+      const ids: string[] = new Array(l.length);
+      for (let i = 0; i < l.length; i++) {
+        o[i] = l[i].offset;
+        ids[i] = Buffer.from(l[i].id.buffer, l[i].id.byteOffset, l[i].id.length).toString('hex');
+      }
       o[l.length] = this.size;
+      this.ids = ids;
       this.offsets = o;
       return o;
     });
@@ -60,36 +69,39 @@ export class Reader {
     }
   }
 
-  // Fetches chunks [a, b] that are neither cached nor on their way, in contiguous runs.
-  private ensure(o: Float64Array, a: number, b: number): Promise<void>[] {
+  private async slot<T>(fn: () => Promise<T>): Promise<T> {
+    while (this.active >= PARALLEL) await new Promise<void>((r) => this.waiting.push(r));
+    this.active++;
+    try {
+      return await fn();
+    } finally {
+      this.active--;
+      this.waiting.shift()?.();
+    }
+  }
+
+  // Starts fetching chunks [a, b] that are neither cached nor on their way.
+  private ensure(a: number, b: number): Promise<void>[] {
     const waits: Promise<void>[] = [];
-    let i = a;
-    while (i <= b) {
+    for (let i = a; i <= b; i++) {
       const f = this.fetching.get(i);
       if (f) {
         waits.push(f);
-        i++;
         continue;
       }
-      if (this.cache.has(i)) {
-        const c = this.cache.get(i)!;
+      const c = this.cache.get(i);
+      if (c) {
         this.cache.delete(i); // LRU: move to the back
         this.cache.set(i, c);
-        i++;
         continue;
       }
-      let j = i;
-      while (j + 1 <= b && !this.cache.has(j + 1) && !this.fetching.has(j + 1)) j++;
-      const from = i;
-      const to = j;
-      const p = this.io.read(this.root, o[from], o[to + 1] - o[from], this.label).then((data) => {
-        for (let k = from; k <= to; k++) this.put(k, data.subarray(o[k] - o[from], o[k + 1] - o[from]));
+      const p = this.slot(() => this.io.chunk(this.root, this.ids[i], this.label)).then((data) => {
+        this.put(i, data);
       }).finally(() => {
-        for (let k = from; k <= to; k++) this.fetching.delete(k);
+        this.fetching.delete(i);
       });
-      for (let k = from; k <= to; k++) this.fetching.set(k, p);
+      this.fetching.set(i, p);
       waits.push(p);
-      i = j + 1;
     }
     return waits;
   }
@@ -102,18 +114,18 @@ export class Reader {
     const last = Reader.find(o, pos + n - 1);
     const sequential = pos === this.lastEnd || (pos === 0 && this.lastEnd < 0);
     this.lastEnd = pos + n;
-    const waits = this.ensure(o, first, last);
+    const waits = this.ensure(first, last);
     if (sequential && pos + n < this.size) {
       const ahead = Reader.find(o, Math.min(this.size - 1, pos + n + READAHEAD));
-      if (ahead > last) for (const p of this.ensure(o, last + 1, ahead)) p.catch(() => {});
+      if (ahead > last) for (const p of this.ensure(last + 1, ahead)) p.catch(() => {});
     }
     await Promise.all(waits);
     let done = 0;
     for (let i = first; i <= last; i++) {
       let c = this.cache.get(i);
       if (!c) {
-        // evicted by a concurrent fetch between arrival and now: fetch it again
-        await Promise.all(this.ensure(o, i, i));
+        // evicted by later arrivals before we got here: fetch it again
+        await Promise.all(this.ensure(i, i));
         c = this.cache.get(i);
         if (!c) throw Object.assign(new Error(`chunk ${i} of ${this.label} vanished from the cache`), { code: 'EIO' });
       }
