@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import { existsSync, rmSync } from 'node:fs';
 import { Dag } from '../log/dag.ts';
-import { Kind, LIMITS, kindName, type Entry } from '../log/entry.ts';
+import { Kind, LIMITS, type Entry } from '../log/entry.ts';
 import { createEntry, verifyEntry, type Draft } from '../log/sign.ts';
 import { decodeEntry } from '../log/codec.ts';
 import { normalizePath, parentOf } from '../log/path.ts';
@@ -341,26 +341,18 @@ export class Filesystem extends EventEmitter {
     const versions = this.state.history(p).filter((v) => v.entry.idHex.startsWith(rev.toLowerCase()));
     if (versions.length === 0) throw new UserError(`no version ${rev} of ${this.name}:${p}; see basefs log ${this.name}:${p}`);
     if (versions.length > 1) throw new UserError(`version prefix ${rev} is ambiguous for ${p}; give more digits`);
-    const e = versions[0].entry;
-    const at = e.kind === Kind.RENAME && e.target === p ? this.versionBefore(e) : e;
-    switch (at.kind) {
-      case Kind.WRITE:
-        return this.commit({ kind: Kind.WRITE, path: p, root: at.root, size: at.size, mode: at.mode, mtime: Date.now() });
-      case Kind.SYMLINK:
-        return this.commit({ kind: Kind.SYMLINK, path: p, target: at.target });
-      case Kind.MKDIR:
-        return this.commit({ kind: Kind.MKDIR, path: p, mode: at.mode });
-      case Kind.DELETE:
-        return this.commit({ kind: Kind.DELETE, path: p });
+    const v = versions[0];
+    // A version's inode is the state it gives the path (for a rename, the moved content).
+    const n = v.inode;
+    if (!n) return this.commit({ kind: Kind.DELETE, path: p });
+    switch (n.type) {
+      case 'file':
+        return this.commit({ kind: Kind.WRITE, path: p, root: n.root!, size: n.size, mode: n.mode, mtime: Date.now() });
+      case 'symlink':
+        return this.commit({ kind: Kind.SYMLINK, path: p, target: n.target });
       default:
-        throw new UserError(`version ${e.idHex.slice(0, 12)} (${kindName(at.kind)}) cannot be restored; pick a WRITE, MKDIR, SYMLINK or DELETE version`);
+        return this.commit({ kind: Kind.MKDIR, path: p, mode: n.mode });
     }
-  }
-
-  private versionBefore(rename: Entry): Entry {
-    const src = FsState.atHeads(this.dag, [rename.idHex]).lookup(rename.target);
-    if (!src || !src.entryId) throw new UserError('cannot restore this rename');
-    return this.dag.get(src.entryId)!.entry;
   }
 
   entryBytes(idHex: string): Uint8Array | undefined {

@@ -61,6 +61,12 @@ test('bootstrap, write, grant, revoke, log, revert, show, status as a user would
   assert.notEqual(basefs(home, ['cat', 'myfs:/hello world ünï.txt']).code, 0);
   ok(home, ['rm', 'myfs:/greeting.txt']);
   assert.match(basefs(home, ['cat', 'myfs:/greeting.txt']).stderr, /no such file: myfs:\/greeting.txt/);
+  // The renamed-in version can be restored after the delete.
+  const glog = JSON.parse(ok(home, ['--json', 'log', 'myfs:/greeting.txt']));
+  const moved = glog.find((v: any) => v.kind === 'RENAME');
+  assert.ok(moved, 'log lists the rename that brought the file here');
+  ok(home, ['revert', 'myfs:/greeting.txt', moved.id.slice(0, 12)]);
+  assert.equal(ok(home, ['cat', 'myfs:/greeting.txt']), 'hi there\n');
   assert.match(basefs(home, ['rm', 'myfs:/etc']).stderr, /not empty/);
 
   const show = ok(home, ['show', 'myfs']);
