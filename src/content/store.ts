@@ -446,7 +446,12 @@ export class ChunkStore {
       const a = this.active;
       if (a && !(a.end + st.used > this.packSize && a.end > PACK_HEADER)) break;
       if (!this.rotating) this.rotating = this.rotate().finally(() => { this.rotating = null; });
-      await this.rotating.catch(() => {});
+      try {
+        await this.rotating;
+      } catch (e) {
+        this.releaseBatch(st.buf);
+        throw e;
+      }
     }
     const a = this.active!;
     this.issue(a); // records queued before this batch go first
@@ -640,8 +645,19 @@ export class ChunkStore {
     }
   }
 
+  // Seals the active pack (synced, indexed) and starts the next one. Any failure here stops the
+  // store, as a failed write does.
   private async rotate(): Promise<void> {
     if (this.failed) throw this.storeFailed();
+    try {
+      await this.rotateInner();
+    } catch (e) {
+      this.fail(e);
+      throw this.storeFailed();
+    }
+  }
+
+  private async rotateInner(): Promise<void> {
     const old = this.active;
     if (old) {
       this.active = null;
@@ -659,8 +675,7 @@ export class ChunkStore {
       await syncDir(this.packDir); // the new file's directory entry must survive a power cut
     } catch (e) {
       await fh.close().catch(() => {});
-      this.fail(e);
-      throw this.storeFailed();
+      throw e;
     }
     const pack = new Pack(no, path, PACK_HEADER);
     pack.fh = fh;
