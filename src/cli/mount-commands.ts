@@ -70,6 +70,9 @@ Inside the mount:
   DIR/.conflicts/PATH/  conflict losers of PATH, one entry per losing version (id prefix)
 Both are hidden from directory listings; see docs/FUSE.md. Stop with: basefs unmount NAME`)
     .action(async (name: string, dir: string, o: { foreground?: boolean; join?: string; port?: string; host: string; mdns: boolean; local?: boolean; debugFuse?: boolean }, cmd: Command) => {
+      // chunk reads and writes run on the libuv pool; 4 threads starve parallel reads. Read by
+      // libuv when the pool first starts, which has not happened yet in this process.
+      process.env.UV_THREADPOOL_SIZE ??= '16';
       const g = globals(cmd);
       const h = home(g);
       checkName(name);

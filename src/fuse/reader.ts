@@ -1,8 +1,8 @@
 import type { ContentIO } from './dirty.ts';
 
-const READAHEAD = 4 * 1024 * 1024; // fetched ahead of a sequential reader
+const READAHEAD = 8 * 1024 * 1024; // fetched ahead of a sequential reader
 const CACHE = 16 * 1024 * 1024; // verified chunks kept per open file
-const PARALLEL = 6; // chunk reads in flight per open file
+const PARALLEL = 16; // chunk reads in flight per open file
 
 // Reads of one open file, pinned to the content root it had at open. Keeps the file's chunk
 // list and the chunks it read last (verified, by index), fetches exactly the chunks a read
