@@ -600,6 +600,11 @@ export class NetNode extends EventEmitter {
     // BASEFS_TRACE_APPLIED=1: one line per applied entry with the wall clock (benchmarks)
     if (TRACE_APPLIED) for (const e of entries) process.stderr.write(`{"bfsApplied":"${e.idHex}","path":${JSON.stringify(e.path)},"t":${Date.now()}}\n`);
     if (this.stopped) return;
+    // Content of every newly applied WRITE, whichever way it came (gossip, sync, or released
+    // from parking by another entry): otherwise a file whose entry was released by a later
+    // arrival was never fetched, and retryFailed() never saw it (found by the reliability
+    // partition test). enqueue() is a no-op check when the content is already here.
+    if (this.o.fetchContent !== false) for (const e of entries) if (e.kind === Kind.WRITE && this.fs.state.isValid(e.idHex)) this.content.enqueue(e.root);
     const boot = entries.find((e) => e.kind === Kind.BOOTSTRAP);
     if (boot && !this.topic) this.subscribe(boot.idHex);
     if (entries.some((e) => e.path === '/.cluster' || e.target === '/.cluster')) void this.readCluster();
