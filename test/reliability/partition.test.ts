@@ -168,7 +168,19 @@ test('five nodes under repeated random partitions converge with every acknowledg
     };
     await Promise.all(Array.from({ length: 10 }, work));
     return verified.size === own.length * N;
-  }, 120_000, 1000);
+  }, 120_000, 1000).catch(async (e) => {
+    // Say what is missing where, and what each node's content fetcher reports.
+    const missing: string[] = [];
+    for (const i of nodes) {
+      for (const a of own) {
+        if (verified.has(`${i}${a.path}`)) continue;
+        const err = await call(i, 'cat', [a.path]).then(() => 'wrong content', (x) => (x as Error).message.slice(0, 100));
+        missing.push(`node${i} ${a.path} (written on node${a.node}): ${err}`);
+      }
+    }
+    const blocks = await Promise.all(nodes.map(async (i) => `node${i}: ${JSON.stringify(await call(i, 'blocks').catch((x) => (x as Error).message))}`));
+    throw new Error(`${(e as Error).message}\n${missing.length} missing:\n${missing.slice(0, 15).join('\n')}\n${blocks.join('\n')}`);
+  });
   const contentMs = Date.now() - t0;
   // Shared files: every acknowledged version is in the history on every node (winner or loser),
   // and every node shows the same winner.
