@@ -387,7 +387,33 @@ export async function runPeersBench(): Promise<string> {
   } finally {
     rmSync(coldRoot, { recursive: true, force: true });
   }
+  const data: RunData = { scale, rounds, versions, totalMs: now() - started, date: new Date().toISOString(), machine: machine(), drive, cold, build };
+  // Raw figures, so the report and the plot can be rendered again (node bench/peers.ts --render FILE).
+  const jsonPath = process.env.BENCH_PEERS_JSON ?? join(ROOT, '.bench', 'peers-last.json');
+  mkdirSync(dirname(jsonPath), { recursive: true });
+  writeFileSync(jsonPath, JSON.stringify(data, null, 1) + '\n');
+  log(`raw results in ${jsonPath}`);
+  return renderReport(data);
+}
 
+interface RunData {
+  scale: number;
+  rounds: number;
+  versions: { hyperdrive: string; corestore: string; hypercore: string };
+  totalMs: number;
+  date: string;
+  machine: string;
+  drive: Record<SystemName, DriveResult[]>;
+  cold: Record<SystemName, ColdResult[]>;
+  build: Record<string, { key: string; probe: string; buildMs: number; disk: number }>;
+}
+
+// The markdown section from a run's raw figures; also writes docs/bench-peers.svg and the
+// results block of docs/BENCH-PEERS.md.
+export function renderReport(data: RunData): string {
+  const { scale, rounds, versions, drive, cold, build } = data;
+  const w = workload(scale);
+  const systems: SystemName[] = ['basefs', 'hyperdrive'];
   const md = (s: SystemName, f: (d: DriveResult) => number) => median(drive[s].map(f));
   const mc = (s: SystemName, f: (c: ColdResult) => number) => median(cold[s].map(f));
   const smallBytes = smallFiles(w.smallFiles, w.smallDirs).reduce((a, f) => a + f.data.length, 0);
@@ -432,13 +458,13 @@ export async function runPeersBench(): Promise<string> {
   }
   const scaleNote = scale === 1 ? 'full size' : `BENCH_PEERS_SCALE=${scale}`;
   mkdirSync(dirname(SVG_PATH), { recursive: true });
-  writeFileSync(SVG_PATH, renderSvg(bars, `basefs vs Hyperdrive ${versions.hyperdrive}: median ratio (> 1 = basefs better), ${scaleNote}, ${rounds} round${rounds > 1 ? 's' : ''}, ${new Date().toISOString().slice(0, 10)}`));
+  writeFileSync(SVG_PATH, renderSvg(bars, `basefs vs Hyperdrive ${versions.hyperdrive}: median ratio (> 1 = basefs better), ${scaleNote}, ${rounds} round${rounds > 1 ? 's' : ''}, ${data.date.slice(0, 10)}`));
 
   const cmd = `${scale !== 1 ? `BENCH_PEERS_SCALE=${scale} ` : ''}${rounds !== 3 ? `BENCH_PEERS_ROUNDS=${rounds} ` : ''}npm run bench -- --peers`;
   const out: string[] = [
     `## Hyperdrive comparison (${scaleNote}, ${rounds} round${rounds > 1 ? 's' : ''}, medians)`,
     '',
-    `Command: \`${cmd}\` (or \`node bench/peers.ts\` with the same variables). Hyperdrive ${versions.hyperdrive}, Corestore ${versions.corestore}, Hypercore ${versions.hypercore}, from bench/peers/package-lock.json. Total time ${fmtSec(now() - started)}.`,
+    `Command: \`${cmd}\` (or \`node bench/peers.ts\` with the same variables). Hyperdrive ${versions.hyperdrive}, Corestore ${versions.corestore}, Hypercore ${versions.hypercore}, from bench/peers/package-lock.json. Total time ${fmtSec(data.totalMs)}.`,
     '',
     'Ratio > 1 means basefs is better (faster, or fewer bytes); 1.5 is the goal. Workloads, setup and analysis: [docs/BENCH-PEERS.md](docs/BENCH-PEERS.md); plot: [docs/bench-peers.svg](docs/bench-peers.svg).',
     '',
@@ -484,7 +510,7 @@ export async function runPeersBench(): Promise<string> {
     const a = doc.indexOf(DOC_START);
     const b = doc.indexOf(DOC_END);
     if (a >= 0 && b > a) {
-      const body = section.replace(/^## (.*)\n/, (_m, t: string) => `### ${t}\n\nRun of ${new Date().toISOString()} on ${machine()}.\n`).replaceAll('(docs/', '(');
+      const body = section.replace(/^## (.*)\n/, (_m, t: string) => `### ${t}\n\nRun of ${data.date} on ${data.machine}.\n`).replaceAll('(docs/', '(');
       writeFileSync(DOC_PATH, doc.slice(0, a + DOC_START.length) + '\n' + body + '\n' + doc.slice(b));
     }
   }
@@ -501,9 +527,9 @@ function fmtLoad(l?: number[]): string {
 
 function shortGroup(g: string): string {
   if (g.includes('small files')) return 'small files';
+  if (g.startsWith('one byte inserted')) return 'insert vs dedup';
   if (g.startsWith('one byte')) return 'edit';
   if (g.startsWith('same, Hyperdrive dedup')) return 'edit vs dedup';
-  if (g.startsWith('one byte inserted')) return 'insert vs dedup';
   if (g.startsWith('one ')) return 'large file';
   if (g.startsWith('replication')) return 'replication';
   if (g === 'disk used') return 'disk used';
@@ -515,6 +541,8 @@ function shortGroup(g: string): string {
 
 if (process.argv[2] === '--worker') {
   await workerMain(JSON.parse(process.argv[3]));
+} else if (process.argv[2] === '--render') {
+  console.log(renderReport(JSON.parse(readFileSync(process.argv[3], 'utf8')) as RunData));
 } else if (process.argv[2] === '--peer') {
   await peerMain(process.argv[3] as SystemName, process.argv[4]);
 } else if (import.meta.url === `file://${process.argv[1]}`) {
