@@ -1,7 +1,11 @@
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 
 // SHA-256 everywhere: node:crypto runs it at ~1.5 GB/s here, 8x faster than a JS implementation.
 export function sha256(...parts: Uint8Array[]): Uint8Array {
+  if (parts.length === 1) {
+    const b = hash('sha256', parts[0], 'buffer');
+    return new Uint8Array(b.buffer, b.byteOffset, 32);
+  }
   const h = createHash('sha256');
   for (const p of parts) h.update(p);
   return new Uint8Array(h.digest().buffer, 0, 32);

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { sha256, toHex, compareBytes } from '../crypto/hash.ts';
 import { Kind, LIMITS, type Entry, type EntryFields } from './entry.ts';
 import { checkPath } from './path.ts';
@@ -92,14 +93,20 @@ class Reader {
   }
   str(max: number): string {
     const b = this.bytes(max);
-    const s = Buffer.from(b).toString('utf8');
-    if (!Buffer.from(s, 'utf8').equals(b)) throw new DecodeError('invalid UTF-8');
-    return s;
+    if (b.length === 0) return '';
+    if (!isUtf8(b)) throw new DecodeError('invalid UTF-8');
+    return Buffer.from(b.buffer, b.byteOffset, b.length).toString('utf8');
   }
+
 }
 
 export function encodeBody(f: EntryFields): Uint8Array {
   const w = new Writer(200 + f.deps.length * 32 + f.path.length * 3);
+  writeBody(w, f);
+  return w.done();
+}
+
+function writeBody(w: Writer, f: EntryFields): void {
   w.u8(VERSION);
   w.u8(f.kind);
   w.bytes(f.fsId);
@@ -115,7 +122,6 @@ export function encodeBody(f: EntryFields): Uint8Array {
   w.uint(f.size);
   w.uint(f.mode);
   w.uint(f.mtime);
-  return w.done();
 }
 
 function decodeFields(body: Uint8Array): EntryFields {
@@ -175,19 +181,28 @@ export function checkFields(f: EntryFields): string | null {
 }
 
 // Decodes stored or received bytes. Does not verify the signature (see sign.ts).
-export function decodeEntry(bytes: Uint8Array): Entry {
+// Scratch writer for the canonical check: decoding is hot on reopen, so avoid per-entry buffers.
+const scratch = new Writer(4096);
+
+function isCanonical(f: EntryFields, body: Uint8Array): boolean {
+  scratch.pos = 0;
+  writeBody(scratch, f);
+  return scratch.pos === body.length && Buffer.compare(scratch.buf.subarray(0, scratch.pos), body) === 0;
+}
+
+// Decodes stored or received bytes. Does not verify the signature (see sign.ts). Every field
+// is a view into one private copy of the input (`owned`: the caller hands over `bytes`).
+export function decodeEntry(bytes: Uint8Array, owned = false): Entry {
   if (bytes.length > LIMITS.maxEntryBytes) throw new DecodeError(`entry of ${bytes.length} bytes exceeds ${LIMITS.maxEntryBytes}`);
   if (bytes.length < 64 + 36) throw new DecodeError('truncated entry');
-  const body = bytes.subarray(0, bytes.length - 64);
-  const sig = bytes.subarray(bytes.length - 64);
+  const copy = owned ? bytes : new Uint8Array(bytes);
+  const body = copy.subarray(0, copy.length - 64);
   const f = decodeFields(body);
-  const re = encodeBody(f);
-  if (Buffer.compare(re, body) !== 0) throw new DecodeError('non-canonical encoding');
+  if (!isCanonical(f, body)) throw new DecodeError('non-canonical encoding');
   const err = checkFields(f);
   if (err) throw new DecodeError(err);
-  const copy = new Uint8Array(bytes);
   const id = sha256(copy);
-  return { ...f, deps: f.deps.map((d) => new Uint8Array(d)), fsId: new Uint8Array(f.fsId), author: new Uint8Array(f.author), key: new Uint8Array(f.key), root: new Uint8Array(f.root), id, idHex: toHex(id), sig: copy.subarray(copy.length - 64), body: copy.subarray(0, copy.length - 64), bytes: copy };
+  return { ...f, id, idHex: toHex(id), sig: copy.subarray(copy.length - 64), body, bytes: copy };
 }
 
 export function assemble(f: EntryFields, body: Uint8Array, sig: Uint8Array): Entry {

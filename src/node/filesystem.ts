@@ -96,9 +96,11 @@ export class Filesystem extends EventEmitter {
   }
 
   private async load(): Promise<void> {
-    for await (const e of this.log.readAll()) {
-      const r = this.dag.add(e);
-      if (r.status === 'rejected') throw new UserError(`log of ${this.name} holds an entry it cannot apply (${e.idHex}): ${r.reason}`);
+    for await (const batch of this.log.readBatches()) {
+      for (const e of batch) {
+        const r = this.dag.add(e);
+        if (r.status === 'rejected') throw new UserError(`log of ${this.name} holds an entry it cannot apply (${e.idHex}): ${r.reason}`);
+      }
     }
     for await (const b of this.log.readParked()) {
       try {

@@ -79,17 +79,35 @@ export class LogStore {
 
   // Every stored entry in order, each checked against its id (a flipped bit is caught here).
   async *readAll(): AsyncGenerator<Entry> {
-    for await (const [k, v] of this.db.iterator({ gt: 's!', lt: 's"' })) {
-      let e: Entry;
-      try {
-        e = decodeEntry(v);
-      } catch (err) {
-        throw new CorruptLogError(`corrupt log record ${k} in ${this.dir}: ${(err as Error).message}`);
+    for await (const batch of this.readBatches()) yield* batch;
+  }
+
+  // Batches of stored entries in order: reopen uses this to avoid a promise per entry.
+  async *readBatches(): AsyncGenerator<Entry[]> {
+    // nextv: one native round trip per 1000 records instead of one per record.
+    const it = this.db.iterator({ gt: 's!', lt: 's"' });
+    try {
+      for (;;) {
+        const batch = await it.nextv(1000);
+        if (batch.length === 0) break;
+        const out: Entry[] = [];
+        for (const [k, v] of batch) {
+          let e: Entry;
+          try {
+            e = decodeEntry(v, true);
+          } catch (err) {
+            throw new CorruptLogError(`corrupt log record ${k} in ${this.dir}: ${(err as Error).message}`);
+          }
+          this.nextSeq = parseInt(k.slice(2), 16) + 1;
+          out.push(e);
+        }
+        yield out;
       }
-      this.nextSeq = parseInt(k.slice(2), 16) + 1;
-      yield e;
+    } finally {
+      await it.close();
     }
   }
+
 
   async verifyIndex(e: Entry, seqHex: string): Promise<boolean> {
     const v = await this.db.get('i!' + e.idHex);
