@@ -90,6 +90,22 @@ test('attacker-chosen fields with a valid signature: decoded exactly when the do
   rec.row({ section: 'fuzz', what: 'entry decoder: valid entries of every kind with 0-2 fields replaced by attacker-chosen values, validly signed (bad kinds, fsId/key/root lengths, unsorted/duplicate/missing/too many deps, `..`/`.`/empty/NUL/overlong names and paths, lone surrogates, fields on the wrong kind, huge modes and times)', cases: n, outcome: t.toString() + '; decoder agreed with an independent statement of the rules on every case', ok: true });
 });
 
+test('a decoded entry does not alias its input buffer (network buffers are reused)', () => {
+  const n = budget(500, 10_000);
+  fc.assert(fc.property(validEntryArb, (e) => {
+    const buf = new Uint8Array(e.bytes);
+    const d = decodeEntry(buf);
+    const path = d.path;
+    const deps = d.deps.map((x) => Buffer.from(x).toString('hex'));
+    buf.fill(0xaa);
+    assert.equal(toHex(sha256(d.bytes)), d.idHex);
+    assert.ok(verifyEntry(d));
+    assert.equal(d.path, path);
+    assert.deepEqual(d.deps.map((x) => Buffer.from(x).toString('hex')), deps);
+  }), { numRuns: n });
+  rec.row({ section: 'fuzz', what: 'entry decoder: input buffer overwritten after decoding (as a reused network buffer would be)', cases: n, outcome: 'decoded entry unchanged: id, signature, path and deps intact every time', ok: true });
+});
+
 test('createEntry never produces an entry the decoder rejects (local writes survive reopen)', () => {
   // A local entry with more deps than LIMITS.maxDeps (a node with many concurrent heads), or
   // bigger than LIMITS.maxEntryBytes, would be stored but unreadable on reopen.
