@@ -6,7 +6,13 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 bash scripts/setup.sh
 source scripts/env.sh
-if [ $# -gt 0 ]; then targets=("$@"); else targets=(test); fi
+if [ $# -gt 0 ]; then
+  targets=("$@")
+else
+  targets=(test)
+  echo "test: type-checking (tsc --noEmit)" >&2
+  node node_modules/typescript/bin/tsc --noEmit -p .
+fi
 files=$(find "${targets[@]}" -name '*.test.ts' | sort)
 # One file at a time: multi-node and FUSE tests use namespaces, mounts and both cores.
 exec node --test --test-concurrency=1 --test-reporter=spec $files

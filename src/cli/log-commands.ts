@@ -59,7 +59,7 @@ export function registerLogCommands(program: Command): void {
     .action(async (_o: unknown, cmd: Command) => {
       const g = globals(cmd);
       const h = home(g);
-      const rows = [];
+      const rows: Record<string, any>[] = [];
       for (const name of listNames(h)) {
         const s = readSettings(h, name);
         const running = await controlAlive(controlSocketPath(h, name));
