@@ -79,7 +79,7 @@ async function coldOpen(system: SystemName, dir: string, key: string, probe: str
 
 // ---------------------------------------------------------------- worker: one system, one job
 
-interface EditResult { writeMs: number; storedLogical: number; fetchMs: number; wire: number }
+interface EditResult { writeMs: number; storedLogical: number; fetchMs: number; wire: number; contentIn?: number }
 
 interface DriveResult {
   smallWriteMs: number;
@@ -168,7 +168,7 @@ async function driveWorker(system: SystemName, w: Workload, tmp: string): Promis
       else large[offset] ^= 0xff;
       const sha = sha256hex(large);
       const l0 = await A.logicalBytes();
-      await peer.call({ op: 'resetBytes' });
+      const before = await peer.call<Record<string, number>>({ op: 'resetBytes' });
       const t0 = now();
       if (dedup) await A.putDedup!(LARGE, large);
       else await A.put(LARGE, large);
@@ -177,14 +177,16 @@ async function driveWorker(system: SystemName, w: Workload, tmp: string): Promis
       check(Buffer.compare(await A.get(LARGE), large) === 0, 'edited file read back');
       let fetchMs = NaN;
       let wire = NaN;
+      let contentIn: number | undefined;
       try {
-        const u = await peer.call<{ ms: number; wire: number }>({ op: 'fetchUpdate', path: LARGE, sha });
+        const u = await peer.call<{ ms: number; wire: number; stats: Record<string, number> }>({ op: 'fetchUpdate', path: LARGE, sha });
         fetchMs = u.ms;
         wire = u.wire;
+        if (u.stats.contentBytesIn !== undefined && before.contentBytesIn !== undefined) contentIn = u.stats.contentBytesIn - before.contentBytesIn;
       } catch (e) {
         failed(dedup ? 'edit (dedup), second node' : 'edit, second node', e);
       }
-      return { writeMs, storedLogical, fetchMs, wire };
+      return { writeMs, storedLogical, fetchMs, wire, contentIn };
     };
     const e1 = await edit(w.editOffset, false);
     const e2 = A.putDedup ? await edit(w.editOffset2, true) : undefined;
@@ -246,11 +248,11 @@ async function peerMain(system: SystemName, dir: string): Promise<void> {
         return null;
       case 'resetBytes':
         proxy?.reset();
-        return null;
+        return (peer as { stats?: () => Record<string, number> }).stats?.() ?? {};
       case 'fetchUpdate': {
         const t = now();
         await peer.fetchUpdate(req.path as string, req.sha as string);
-        return { ms: now() - t, wire: proxy ? proxy.total : NaN };
+        return { ms: now() - t, wire: proxy ? proxy.total : NaN, stats: (peer as { stats?: () => Record<string, number> }).stats?.() ?? {} };
       }
       case 'digest':
         return peer.digest();
@@ -482,6 +484,8 @@ export function renderReport(data: RunData): string {
   if (runs.some((n) => n > 1)) notes.push(`\`basefs get\` (resumable) had to be run ${runs.join(', ')} time(s) in the ${rounds} round(s) before every file was complete (the first run left ${drive.basefs.map((d) => d.replIncompleteFirst).join(', ')} file(s) incomplete); the replication time and bytes include every run and the 1 s pause before each rerun.`);
   const limited = drive.basefs.map((d) => d.replServer?.rateLimited ?? 0);
   if (limited.some((n) => n > 0)) notes.push(`During replication the first basefs node's rate limiter refused ${limited.join(', ')} chunk-stream request(s) from the second node (per round, over all runs of \`basefs get\`): \`get\` opens a chunk stream per file (two for a file whose chunk list is not yet local), and the limiter allows 50 streams/s per peer after a burst of 200.`);
+  const dup = drive.basefs.filter((d) => d.edit.contentIn !== undefined && d.edit.contentIn > 1.5 * d.edit.storedLogical);
+  if (dup.length) notes.push(`In ${dup.length} of ${rounds} round(s) the second basefs node's content fetcher received about twice the new chunk bytes of the edit (${dup.map((d) => `${fmtBytes(d.edit.contentIn!)} for ${fmtBytes(d.edit.storedLogical)}`).join('; ')}): the same file's missing chunks were fetched twice (see docs/BENCH-PEERS.md).`);
   for (const s of systems) drive[s].forEach((d, i) => { for (const e of d.errors) notes.push(`${s}, round ${i + 1}: ${e}`); });
   if (drive.basefs.some((d) => d.replFailed)) notes.push('Where basefs replication failed, the second node went on to run as a node and may still have been fetching missing content during the edit measurements.');
   if (notes.length) out.push('', ...notes.map((n) => `- ${n}`));

@@ -155,6 +155,12 @@ export class BasefsPeer {
     throw new Error('basefs peer never got the new version');
   }
 
+  // Content bytes/chunks this node received (its fetcher's counters), for the report's notes.
+  stats(): Record<string, number> {
+    const c = this.node?.net?.content;
+    return c ? { contentBytesIn: c.bytesIn, chunksIn: c.chunksIn } : {};
+  }
+
   async digest(): Promise<Record<string, string>> {
     const fs = this.node ? this.node.fs : await Filesystem.open(this.dir, NAME, null);
     const out: Record<string, string> = {};
