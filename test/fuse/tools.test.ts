@@ -36,7 +36,8 @@ test('cp -r, tar x/c, rsync, sed -i, mv and git inside the mount', { skip: skip 
   run(`echo changed >> rs/cli/main.ts && rsync -a rs/ ${q(scratch)}/rs-out/ && tail -1 ${q(scratch)}/rs-out/cli/main.ts | grep -q changed`);
 
   // sed -i writes a temp file and renames it over the original
-  run(`printf 'alpha\\nbeta\\n' > conf.txt && sed -i 's/beta/gamma/' conf.txt`);
+  // sync(1) on the file fsyncs it, so the first version is committed before sed replaces it
+  run(`printf 'alpha\\nbeta\\n' > conf.txt && sync conf.txt && sed -i 's/beta/gamma/' conf.txt`);
   assert.equal(run('cat conf.txt'), 'alpha\ngamma\n');
   assert.deepEqual(run('ls').split('\n').filter((n) => n.startsWith('sed')), []);
   const log = JSON.parse(f.ok(`--json log ${f.name}:/conf.txt`));
