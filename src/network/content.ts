@@ -66,6 +66,7 @@ export class ContentFetcher {
   private peers: () => string[];
   private queue = new Map<string, string | null>(); // root hex -> preferred peer
   private running = 0;
+  private active = new Set<string>(); // roots being fetched right now: never fetched twice at once
   private stopped = false;
   concurrency = 2;
   requestsInFlight = 4; // per job
@@ -93,6 +94,7 @@ export class ContentFetcher {
   enqueue(root: Uint8Array, peer: string | null = null): void {
     if (this.stopped) return;
     const k = toHex(root);
+    if (this.active.has(k)) return; // a failure puts it in `failed`, which is retried
     if (!this.queue.has(k) || peer) this.queue.set(k, peer);
     this.pump();
   }
@@ -116,7 +118,10 @@ export class ContentFetcher {
         roots.push(k);
         prefer ??= p;
       }
-      for (const k of roots) this.queue.delete(k);
+      for (const k of roots) {
+        this.queue.delete(k);
+        this.active.add(k);
+      }
       this.running++;
       this.fetchMany(roots.map(fromHex), prefer)
         .then((left) => {
@@ -132,6 +137,7 @@ export class ContentFetcher {
           logger.debug({ err: (e as Error).message }, 'content fetch failed');
         })
         .finally(() => {
+          for (const k of roots) this.active.delete(k);
           this.running--;
           this.pump();
           if (this.running === 0 && this.queue.size === 0) for (const f of this.idle.splice(0)) f();
