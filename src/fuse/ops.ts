@@ -67,14 +67,7 @@ interface Handle {
 }
 
 // What a live path is, with queued (not yet committed) changes applied.
-interface Node {
-  type: 'dir' | 'file' | 'symlink';
-  mode: number;
-  mtime: number;
-  size: number;
-  root: Uint8Array | null;
-  target: string;
-}
+type Node = Pick<Inode, 'type' | 'mode' | 'mtime' | 'size' | 'root' | 'target'>;
 
 interface PendingDir {
   mode: number;
