@@ -1,4 +1,4 @@
-import { isUtf8 } from 'node:buffer';
+import { ByteReader, ByteWriter } from './bytes.ts';
 import { sha256, toHex, compareBytes } from '../crypto/hash.ts';
 import { Kind, LIMITS, type Entry, type EntryFields } from './entry.ts';
 import { checkPath } from './path.ts';
@@ -13,100 +13,17 @@ export const VERSION = 1;
 
 export class DecodeError extends Error {}
 
-class Writer {
-  buf: Uint8Array;
-  pos = 0;
-  constructor(size = 256) {
-    this.buf = new Uint8Array(size);
-  }
-  ensure(n: number) {
-    if (this.pos + n <= this.buf.length) return;
-    const nb = new Uint8Array(Math.max(this.buf.length * 2, this.pos + n));
-    nb.set(this.buf.subarray(0, this.pos));
-    this.buf = nb;
-  }
-  u8(v: number) {
-    this.ensure(1);
-    this.buf[this.pos++] = v;
-  }
-  uint(v: number) {
-    if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`not an unsigned integer: ${v}`);
-    this.ensure(8);
-    while (v >= 0x80) {
-      this.buf[this.pos++] = (v % 0x80) | 0x80;
-      v = Math.floor(v / 0x80);
-    }
-    this.buf[this.pos++] = v;
-  }
-  raw(b: Uint8Array) {
-    this.ensure(b.length);
-    this.buf.set(b, this.pos);
-    this.pos += b.length;
-  }
-  bytes(b: Uint8Array) {
-    this.uint(b.length);
-    this.raw(b);
-  }
-  str(s: string) {
-    this.bytes(Buffer.from(s, 'utf8'));
-  }
-  done(): Uint8Array {
-    return this.buf.slice(0, this.pos);
-  }
-}
-
-class Reader {
-  pos = 0;
-  buf: Uint8Array;
-  constructor(buf: Uint8Array) {
-    this.buf = buf;
-  }
-  need(n: number) {
-    if (this.pos + n > this.buf.length) throw new DecodeError('truncated entry');
-  }
-  u8(): number {
-    this.need(1);
-    return this.buf[this.pos++];
-  }
-  uint(): number {
-    let v = 0;
-    let mul = 1;
-    for (let i = 0; i < 8; i++) {
-      const b = this.u8();
-      v += (b & 0x7f) * mul;
-      if (!Number.isSafeInteger(v)) throw new DecodeError('integer too large');
-      if ((b & 0x80) === 0) return v;
-      mul *= 0x80;
-    }
-    throw new DecodeError('integer too long');
-  }
-  raw(n: number): Uint8Array {
-    this.need(n);
-    const out = this.buf.subarray(this.pos, this.pos + n);
-    this.pos += n;
-    return out;
-  }
-  bytes(max: number): Uint8Array {
-    const n = this.uint();
-    if (n > max) throw new DecodeError(`field of ${n} bytes exceeds ${max}`);
-    return this.raw(n);
-  }
-  str(max: number): string {
-    const b = this.bytes(max);
-    if (b.length === 0) return '';
-    if (!isUtf8(b)) throw new DecodeError('invalid UTF-8');
-    return Buffer.from(b.buffer, b.byteOffset, b.length).toString('utf8');
-  }
-
+function reader(buf: Uint8Array): ByteReader {
+  return new ByteReader(buf, (m) => new DecodeError(m), 'entry');
 }
 
 export function encodeBody(f: EntryFields): Uint8Array {
-  const w = new Writer(200 + f.deps.length * 32 + f.path.length * 3);
+  const w = new ByteWriter(200 + f.deps.length * 32 + f.path.length * 3);
   writeBody(w, f);
   return w.done();
 }
 
-function writeBody(w: Writer, f: EntryFields): void {
+function writeBody(w: ByteWriter, f: EntryFields): void {
   w.u8(VERSION);
   w.u8(f.kind);
   w.bytes(f.fsId);
@@ -125,7 +42,7 @@ function writeBody(w: Writer, f: EntryFields): void {
 }
 
 function decodeFields(body: Uint8Array): EntryFields {
-  const r = new Reader(body);
+  const r = reader(body);
   const version = r.u8();
   if (version !== VERSION) throw new DecodeError(`unknown entry version ${version}`);
   const kind = r.u8();
@@ -145,7 +62,7 @@ function decodeFields(body: Uint8Array): EntryFields {
   const size = r.uint();
   const mode = r.uint();
   const mtime = r.uint();
-  if (r.pos !== body.length) throw new DecodeError('trailing bytes after entry');
+  r.end();
   return { kind: kind as Kind, fsId, author, time, deps, path, target, name, key, root, size, mode, mtime };
 }
 
@@ -182,7 +99,7 @@ export function checkFields(f: EntryFields): string | null {
 
 // Decodes stored or received bytes. Does not verify the signature (see sign.ts).
 // Scratch writer for the canonical check: decoding is hot on reopen, so avoid per-entry buffers.
-const scratch = new Writer(4096);
+const scratch = new ByteWriter(4096);
 
 function isCanonical(f: EntryFields, body: Uint8Array): boolean {
   scratch.pos = 0;
