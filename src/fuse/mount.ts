@@ -101,7 +101,7 @@ export async function mountFilesystem(fs: Filesystem, dir: string, o: { debug?: 
   const t = String(ATTR_TIMEOUT);
   // fuse-native only knows a fixed list of -o options and skips zero values; the extra ones
   // ride along in fsname (it is joined into one comma-separated -o string).
-  const extra = ['big_writes', 'max_write=131072', `attr_timeout=${t}`, `entry_timeout=${t}`, 'negative_timeout=0', 'auto_cache'];
+  const extra = ['big_writes', 'max_write=131072', `attr_timeout=${t}`, `entry_timeout=${t}`, 'negative_timeout=0'];
   const fuse: FuseInstance = new Fuse(abs, ops.ops(), {
     fsname: [`basefs:${fs.name}`, ...extra].join(','),
     subtype: 'basefs',

@@ -105,3 +105,56 @@ print('new' if now == new else 'old')
 " ${q(BIN)} ${q(f.home)} ${f.name}`, { cwd: m });
   assert.equal(out, 'same 3000000\nnew\n');
 });
+
+// Regression: with libfuse's auto_cache, an open within a second of the last attribute fetch
+// kept the page cache without looking, so `cat` right after a change made elsewhere (the CLI
+// here, a peer in the field) returned the old bytes of a same-size file. Every open must read
+// the version current at that open.
+test('a new open reads the current version right after a change made elsewhere', { skip: skip ?? false, timeout: 300_000 }, (t) => {
+  const f = testFs(t);
+  f.mount();
+  const out = must(`${PY} -c "
+import subprocess, sys
+def write(data):
+    subprocess.run([sys.argv[1], '--data-dir', sys.argv[2], 'write', sys.argv[3] + ':/same.txt'], input=data, check=True, stdout=subprocess.DEVNULL)
+res = []
+for i in range(4):
+    old = ('old-version-%d' % i).encode()
+    new = ('new-version-%d' % i).encode()
+    write(old)
+    # warm the page cache and the attribute cache with the old version
+    while open('same.txt', 'rb').read() != old: pass
+    write(new)
+    got = open('same.txt', 'rb').read()
+    res.append('ok' if got == new else 'stale:' + got.decode())
+print(' '.join(res))
+" ${q(BIN)} ${q(f.home)} ${f.name}`, { cwd: f.mnt });
+  assert.equal(out.trim(), 'ok ok ok ok');
+});
+
+// Known hole: the kernel keeps one page cache per path, shared by every open handle, while a
+// basefs handle pins the version it opened. Two handles on two versions read at once fill that
+// cache with each other's pages. Needs per-version inodes (or direct I/O for superseded
+// handles), which fuse-native's high-level binding cannot express; see docs/FUSE.md.
+test('two readers on two versions of one file each read their own version', { skip: skip ?? false, todo: 'page cache is shared across versions (docs/FUSE.md, Reads)', timeout: 300_000 }, (t) => {
+  const f = testFs(t);
+  f.mount();
+  const out = must(`${PY} -c "
+import os, subprocess, sys
+def write(data):
+    subprocess.run([sys.argv[1], '--data-dir', sys.argv[2], 'write', sys.argv[3] + ':/p.bin'], input=data, check=True, stdout=subprocess.DEVNULL)
+def rest(fd):
+    out = b''
+    while True:
+        b = os.read(fd, 1 << 20)
+        if not b: return out
+        out += b
+v1 = os.urandom(3000000); write(v1)
+fa = os.open('p.bin', os.O_RDONLY); first = os.read(fa, 65536)
+v2 = os.urandom(3000000); write(v2)
+fb = os.open('p.bin', os.O_RDONLY)
+a = first + rest(fa); b = rest(fb)
+print('old reader', 'v1' if a == v1 else 'torn', 'new reader', 'v2' if b == v2 else 'torn')
+" ${q(BIN)} ${q(f.home)} ${f.name}`, { cwd: f.mnt });
+  assert.equal(out.trim(), 'old reader v1 new reader v2');
+});
