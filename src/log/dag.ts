@@ -11,20 +11,56 @@ export type AddResult =
   | { status: 'applied'; applied: DagNode[] } // this entry and any parked entries it released
   | { status: 'duplicate' }
   | { status: 'parked'; missing: string[] } // hex ids of deps we do not hold yet
-  | { status: 'rejected'; reason: string };
+  | { status: 'rejected'; reason: string } // can never enter this log (bad, or no authority)
+  | { status: 'full'; reason: string }; // not refused: no room to wait for its deps now
+
+// What decides whether an entry whose deps are all present may join the log (the view's
+// authority rule, injected so that this file stays free of it).
+export interface DagPolicy {
+  admit(e: Entry): string | null; // null: admitted; otherwise why it can never be valid
+  applied(n: DagNode): void; // called for each applied node, in order, before the next admit
+  proven(authorHex: string): boolean; // the author holds some grant in the log (parking priority)
+}
+
+// Parking is what a stranger can fill (authority of an entry with missing deps cannot be
+// checked), so it is bounded in bytes, per author and in all, and by missing deps per entry.
+export const PARK_LIMITS = {
+  entries: 100_000,
+  bytes: 32 * 1024 * 1024, // estimated memory of all parked entries (bytes + bookkeeping)
+  authorBytes: 4 * 1024 * 1024,
+  missingDeps: 32, // an entry missing more waits for anti-entropy (which delivers in causal order)
+  refusedIds: 65_536, // ids remembered as refused (their descendants are refused at once)
+};
+const PARK_OVERHEAD = 256; // per parked entry: map slots, the Entry object
+const MISSING_OVERHEAD = 160; // per missing dep: hex key, Set, slot
+
+interface ParkRec {
+  author: string;
+  cost: number;
+  missing: string[];
+}
 
 // The causal structure of one filesystem's log, in memory and without I/O. Entries given to
 // add() must already be decoded and signature-checked. Entries whose deps are missing are
-// parked (bounded) and applied, in causal order, as soon as their deps arrive.
+// parked (bounded) and applied, in causal order, as soon as their deps arrive; with a policy,
+// an entry is applied only if the policy admits it, and is otherwise refused for good.
 export class Dag {
   fsId: Uint8Array | null = null;
   fsIdHex = '';
   readonly nodes = new Map<string, DagNode>();
   readonly heads = new Set<string>();
   readonly parked = new Map<string, Entry>();
+  private park = new Map<string, ParkRec>();
   private waiting = new Map<string, Set<string>>(); // missing dep -> parked ids
+  private authorBytes = new Map<string, number>();
+  private unproven = new Set<string>(); // parked ids of authors with no grant when parked (evicted first)
+  private refusedWhy = new Map<string, string>();
+  private dropped: string[] = [];
+  parkedBytes = 0;
   private seq = 0;
-  maxParked = 100_000;
+  policy: DagPolicy | null = null;
+  limits = { ...PARK_LIMITS };
+  counters = { refused: 0, evicted: 0, full: 0 };
 
   get size(): number {
     return this.nodes.size;
@@ -43,11 +79,26 @@ export class Dag {
   }
 
   missingDeps(): string[] {
-    return [...this.waiting.keys()].filter((d) => !this.parked.has(d));
+    return [...this.waiting.keys()].filter((d) => !this.parked.has(d) && !this.refusedWhy.has(d));
+  }
+
+  // Why an entry was refused (while remembered), else undefined.
+  refused(idHex: string): string | undefined {
+    return this.refusedWhy.get(idHex);
+  }
+
+  // Parked ids dropped since the last call (refused on release, or evicted): the store
+  // deletes its copies.
+  takeDropped(): string[] {
+    const d = this.dropped;
+    this.dropped = [];
+    return d;
   }
 
   add(e: Entry): AddResult {
     if (this.nodes.has(e.idHex)) return { status: 'duplicate' };
+    const was = this.refusedWhy.get(e.idHex);
+    if (was !== undefined) return { status: 'rejected', reason: was };
     if (e.kind === Kind.BOOTSTRAP) {
       if (this.fsId) return { status: 'rejected', reason: 'second bootstrap entry for this filesystem' };
       this.fsId = e.id;
@@ -56,19 +107,22 @@ export class Dag {
     const missing: string[] = [];
     for (const d of e.deps) {
       const h = toHex(d);
+      const bad = this.refusedWhy.get(h);
+      if (bad !== undefined) return this.refuse(e.idHex, `depends on refused entry ${h.slice(0, 12)}`);
       if (!this.nodes.has(h)) missing.push(h);
     }
     if (missing.length > 0) {
       if (this.parked.has(e.idHex)) return { status: 'parked', missing };
-      if (this.parked.size >= this.maxParked) return { status: 'rejected', reason: `more than ${this.maxParked} entries waiting for deps` };
-      this.parked.set(e.idHex, e);
-      for (const m of missing) {
-        let s = this.waiting.get(m);
-        if (!s) this.waiting.set(m, (s = new Set()));
-        s.add(e.idHex);
+      const full = this.makeRoom(e, missing);
+      if (full) {
+        this.counters.full++;
+        return { status: 'full', reason: full };
       }
+      this.parkEntry(e, missing);
       return { status: 'parked', missing };
     }
+    const why = this.policy?.admit(e) ?? null;
+    if (why !== null) return this.refuse(e.idHex, why);
     const applied = [this.apply(e)];
     // Release parked entries whose deps are now all present, in causal order.
     for (let i = 0; i < applied.length; i++) {
@@ -80,16 +134,99 @@ export class Dag {
         const p = this.parked.get(pid);
         if (!p || this.nodes.has(pid)) continue;
         if (!bytesEqual(p.fsId, this.fsId!)) {
-          this.parked.delete(pid); // parked before the bootstrap arrived, for another filesystem
+          this.unpark(pid); // parked before the bootstrap arrived, for another filesystem
           continue;
         }
         if (p.deps.every((d) => this.nodes.has(toHex(d)))) {
-          this.parked.delete(pid);
-          applied.push(this.apply(p));
+          this.unpark(pid, false);
+          const w = this.policy?.admit(p) ?? null;
+          if (w !== null) {
+            this.dropped.push(pid);
+            this.refuse(pid, w);
+          } else applied.push(this.apply(p));
         }
       }
     }
     return { status: 'applied', applied };
+  }
+
+  // Remembers `id` as refused, and refuses every parked entry that waits for it.
+  private refuse(id: string, why: string): AddResult {
+    const stack: [string, string][] = [[id, why]];
+    while (stack.length) {
+      const [x, w] = stack.pop()!;
+      this.counters.refused++;
+      this.refusedWhy.set(x, w);
+      if (this.refusedWhy.size > this.limits.refusedIds) this.refusedWhy.delete(this.refusedWhy.keys().next().value!);
+      const ws = this.waiting.get(x);
+      if (!ws) continue;
+      this.waiting.delete(x);
+      for (const pid of ws) {
+        if (!this.parked.has(pid)) continue;
+        this.unpark(pid);
+        stack.push([pid, `depends on refused entry ${x.slice(0, 12)}`]);
+      }
+    }
+    return { status: 'rejected', reason: why };
+  }
+
+  private parkEntry(e: Entry, missing: string[]): void {
+    const author = toHex(e.author);
+    const cost = e.bytes.length + PARK_OVERHEAD + missing.length * MISSING_OVERHEAD;
+    this.parked.set(e.idHex, e);
+    this.park.set(e.idHex, { author, cost, missing });
+    this.parkedBytes += cost;
+    this.authorBytes.set(author, (this.authorBytes.get(author) ?? 0) + cost);
+    if (this.policy && !this.policy.proven(author)) this.unproven.add(e.idHex);
+    for (const m of missing) {
+      let s = this.waiting.get(m);
+      if (!s) this.waiting.set(m, (s = new Set()));
+      s.add(e.idHex);
+    }
+  }
+
+  // Removes a parked entry; `drop` records it for deletion from the store.
+  private unpark(id: string, drop = true): void {
+    const r = this.park.get(id);
+    this.parked.delete(id);
+    this.unproven.delete(id);
+    if (drop) this.dropped.push(id);
+    if (!r) return;
+    this.park.delete(id);
+    this.parkedBytes -= r.cost;
+    const left = (this.authorBytes.get(r.author) ?? 0) - r.cost;
+    if (left > 0) this.authorBytes.set(r.author, left);
+    else this.authorBytes.delete(r.author);
+    for (const m of r.missing) {
+      const s = this.waiting.get(m);
+      if (!s) continue;
+      s.delete(id);
+      if (s.size === 0) this.waiting.delete(m);
+    }
+  }
+
+  // null when `e` may park (evicting parked entries of unproven authors if needed), else why not.
+  private makeRoom(e: Entry, missing: string[]): string | null {
+    const L = this.limits;
+    if (missing.length > L.missingDeps) return `${missing.length} deps missing (more than ${L.missingDeps}); anti-entropy will deliver it in order`;
+    const author = toHex(e.author);
+    const cost = e.bytes.length + PARK_OVERHEAD + missing.length * MISSING_OVERHEAD;
+    if ((this.authorBytes.get(author) ?? 0) + cost > L.authorBytes) return `author's share of the parking space (${L.authorBytes} bytes) is full`;
+    const fits = () => this.parkedBytes + cost <= L.bytes && this.parked.size < L.entries;
+    const provenAuthor = !this.policy || this.policy.proven(author);
+    // An unproven author may only push out older unproven entries; a proven one any of them.
+    for (const id of this.unproven) {
+      if (fits()) break;
+      if (!provenAuthor && this.park.get(id)?.author === author) continue;
+      if (this.policy?.proven(this.park.get(id)?.author ?? '')) {
+        this.unproven.delete(id);
+        continue;
+      }
+      this.unpark(id);
+      this.counters.evicted++;
+    }
+    if (!fits()) return `parking space full (${this.parked.size} entries, ${this.parkedBytes} of ${L.bytes} bytes)`;
+    return null;
   }
 
   private apply(e: Entry): DagNode {
@@ -103,6 +240,7 @@ export class Dag {
     const node = { entry: e, height, seq: this.seq++ };
     this.nodes.set(e.idHex, node);
     this.heads.add(e.idHex);
+    this.policy?.applied(node);
     return node;
   }
 

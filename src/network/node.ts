@@ -561,9 +561,10 @@ export class NetNode extends EventEmitter {
     const depsPresent = e.deps.every((d) => this.fs.dag.has(toHex(d)));
     if (chunks.length) {
       if (e.kind !== Kind.WRITE) return TopicValidatorResult.Reject;
-      // store inline content first (so a reader never sees the file without its content),
-      // unless the author plainly has no authority here
-      const may = !depsPresent || this.fs.state.canWrite(e.author, e.path).ok;
+      // Store inline content first (so a reader never sees the file without its content),
+      // but only for an entry that applies now with authority: content of an entry that parks
+      // is fetched once it applies (handleEntries), so a stranger's orphans store nothing.
+      const may = depsPresent && this.fs.state.canWrite(e.author, e.path).ok;
       if (may) {
         try {
           for (const c of chunks) await this.fs.content.putChunk(c.data, toHex(c.hash), { sync: false });

@@ -14,10 +14,12 @@ import { FsState, type Inode } from '../view/state.ts';
 import { AuthorityError, UserError } from './errors.ts';
 import { Mutex } from './mutex.ts';
 import { ensureDir, fsDir } from './datadir.ts';
+import { RefusedAudit } from './audit.ts';
 
 export interface IngestReport {
   accepted: Entry[]; // newly applied (incl. released parked ones), in causal order
   parked: number;
+  full: number; // deps missing and no room to wait for them (not the sender's fault)
   duplicates: number;
   rejected: { reason: string; idHex?: string }[];
   missing: string[]; // dep ids we should fetch
@@ -36,6 +38,7 @@ export class Filesystem extends EventEmitter {
   kp: KeyPair | null;
   private mutex = new Mutex();
   counters = { rejected: 0, parked: 0, accepted: 0, duplicates: 0 };
+  readonly refused = new RefusedAudit();
 
   private constructor(name: string, dir: string, log: LogStore, content: ChunkStore, kp: KeyPair | null) {
     super();
@@ -102,12 +105,28 @@ export class Filesystem extends EventEmitter {
         if (r.status === 'rejected') throw new UserError(`log of ${this.name} holds an entry it cannot apply (${e.idHex}): ${r.reason}`);
       }
     }
+    this.state = new FsState(this.dag);
+    this.dag.policy = {
+      admit: (e) => this.state.admissible(e),
+      applied: (n) => this.state.prepare(n),
+      proven: (a) => this.state.hasGrantRecord(a),
+    };
+    // Parked entries go through the same bounds and rules as when they arrived.
+    const released: Entry[] = [];
+    const gone: string[] = [];
     for await (const b of this.log.readParked()) {
       try {
-        this.dag.add(decodeEntry(b));
+        const e = decodeEntry(b);
+        const r = this.dag.add(e);
+        if (r.status === 'applied') released.push(...r.applied.map((n) => n.entry));
+        else if (r.status !== 'parked') gone.push(e.idHex);
       } catch { /* a damaged parked entry is simply fetched again */ }
     }
-    this.state = new FsState(this.dag);
+    const drop = [...gone, ...this.dag.takeDropped()];
+    if (released.length) {
+      await this.log.append(released, this.dag.headIds(), [...drop, ...released.map((e) => e.idHex)]);
+      this.state.apply(released.map((e) => this.dag.get(e.idHex)!));
+    } else if (drop.length) await this.log.unpark(drop);
   }
 
   private applyLocal(e: Entry): void {
@@ -124,23 +143,7 @@ export class Filesystem extends EventEmitter {
 
   // Checks authority, signs with deps = current heads, stores durably, then applies.
   async commit(draft: Draft): Promise<Entry> {
-    return this.mutex.run(async () => {
-      const kp = this.requireKey();
-      for (const p of draft.kind === Kind.RENAME ? [draft.path, draft.target!] : [draft.path]) {
-        const c = this.state.canWrite(kp.publicKey, p);
-        if (!c.ok) throw new AuthorityError(c.reason);
-      }
-      // At most LIMITS.maxDeps heads: an entry with more would not decode (here on reopen, or
-      // at any peer); the heads left out stay heads and are merged by the next entries.
-      const heads = this.dag.headIds().sort(compareBytes).slice(0, LIMITS.maxDeps);
-      let time = Date.now();
-      for (const h of this.dag.heads) time = Math.max(time, this.dag.get(h)!.entry.time);
-      const e = createEntry(kp, { ...draft, fsId: this.fsId, deps: heads, time });
-      await this.log.append([e], [e.id]);
-      this.applyLocal(e);
-      this.emit('entries', [e]);
-      return e;
-    });
+    return (await this.commitMany([draft]))[0];
   }
 
   // Several local entries in one durable append (one fsync), each following the previous one:
@@ -155,9 +158,7 @@ export class Filesystem extends EventEmitter {
           if (!c.ok) throw new AuthorityError(c.reason);
         }
       }
-      let deps = this.dag.headIds();
-      let time = Date.now();
-      for (const h of this.dag.heads) time = Math.max(time, this.dag.get(h)!.entry.time);
+      let { deps, time } = this.parents();
       const out: Entry[] = [];
       for (const d of drafts) {
         const e = createEntry(kp, { ...d, fsId: this.fsId, deps, time });
@@ -171,11 +172,23 @@ export class Filesystem extends EventEmitter {
     });
   }
 
+  // Deps and timestamp of a new local entry: valid heads only (an entry that is invalid, e.g.
+  // made by a revoked key, is never built on and never lends its clock), at most
+  // LIMITS.maxDeps of them (more would not decode; the heads left out are merged later).
+  private parents(): { deps: Uint8Array[]; time: number } {
+    const all = [...this.dag.heads];
+    const valid = all.filter((h) => this.state.isValid(h));
+    const use = (valid.length ? valid : all).map((h) => this.dag.get(h)!.entry).sort((a, b) => compareBytes(a.id, b.id)).slice(0, LIMITS.maxDeps);
+    let time = Date.now();
+    for (const e of use) if (valid.length) time = Math.max(time, e.time);
+    return { deps: use.map((e) => e.id), time };
+  }
+
   // Remote entries (raw bytes): decode, check id/signature/fsId, apply or park. Never drops
   // an entry whose deps are missing; invalid-by-authority entries are kept for audit.
   async ingest(items: Uint8Array[]): Promise<IngestReport> {
     return this.mutex.run(async () => {
-      const rep: IngestReport = { accepted: [], parked: 0, duplicates: 0, rejected: [], missing: [] };
+      const rep: IngestReport = { accepted: [], parked: 0, full: 0, duplicates: 0, rejected: [], missing: [] };
       const missing = new Set<string>();
       const unpark: string[] = [];
       for (const b of items) {
@@ -194,7 +207,7 @@ export class Filesystem extends EventEmitter {
           rep.rejected.push({ reason: 'wrong filesystem id', idHex: e.idHex });
           continue;
         }
-        if (e.time > Date.now() + 10 * 60 * 1000) {
+        if (e.time > Date.now() + LIMITS.maxFutureSkewMs) {
           rep.rejected.push({ reason: 'timestamp too far in the future', idHex: e.idHex });
           continue;
         }
@@ -214,10 +227,15 @@ export class Filesystem extends EventEmitter {
           for (const m of r.missing) missing.add(m);
           await this.log.park(e);
         } else if (r.status === 'duplicate') rep.duplicates++;
-        else rep.rejected.push({ reason: r.reason, idHex: e.idHex });
+        else if (r.status === 'full') rep.full++;
+        else {
+          rep.rejected.push({ reason: r.reason, idHex: e.idHex });
+          this.refused.record(e, r.reason);
+        }
       }
+      const dropped = this.dag.takeDropped();
       if (rep.accepted.length) {
-        await this.log.append(rep.accepted, this.dag.headIds(), unpark);
+        await this.log.append(rep.accepted, this.dag.headIds(), [...unpark, ...dropped]);
         const boot = rep.accepted.find((e) => e.kind === Kind.BOOTSTRAP);
         if (boot) {
           await this.log.setMeta('name', boot.name);
@@ -226,7 +244,7 @@ export class Filesystem extends EventEmitter {
         const nodes = rep.accepted.map((e) => this.dag.get(e.idHex)!);
         if (this.state) this.state.apply(nodes);
         else this.state = new FsState(this.dag);
-      }
+      } else if (dropped.length) await this.log.unpark(dropped);
       rep.missing = [...missing].filter((m) => !this.dag.has(m));
       this.counters.accepted += rep.accepted.length;
       this.counters.parked += rep.parked;
@@ -383,6 +401,8 @@ export class Filesystem extends EventEmitter {
       heads: [...this.dag.heads],
       entries: this.dag.size,
       parked: this.dag.parked.size,
+      parkedBytes: this.dag.parkedBytes,
+      refused: { total: this.refused.total, kept: this.refused.size, authors: this.refused.authors() },
       viewDigest: this.state.viewDigest(),
       key: this.kp ? toHex(this.kp.publicKey) : null,
     };

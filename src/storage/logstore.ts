@@ -138,6 +138,11 @@ export class LogStore {
     await this.db.put('q!' + e.idHex, e.bytes);
   }
 
+  // Forgets parked entries (refused when their deps arrived, or evicted for room).
+  async unpark(ids: string[]): Promise<void> {
+    if (ids.length) await this.db.batch(ids.map((id) => ({ type: 'del' as const, key: 'q!' + id })));
+  }
+
   private async flushLoop(): Promise<void> {
     try {
       while (this.queue.length) {

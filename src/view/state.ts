@@ -184,6 +184,8 @@ export class FsState {
   private gen = 0;
   private markSeen = new Set<PathRec>();
   private rebuilds: PathRec[] = [];
+  private pending: Info[] = []; // prepared (see prepare), not yet checked and registered
+  private pendingRecompute = false;
   stats = { applied: 0, recomputes: 0, rechecked: 0, msIngest: 0, msRegister: 0, msRefresh: 0 };
 
   // `only` (internal, see atHeads): restrict to these entries (a causally closed set).
@@ -233,8 +235,10 @@ export class FsState {
         break;
       }
     }
-    const fresh: Info[] = [];
-    let recompute = false;
+    const fresh: Info[] = this.pending;
+    let recompute = this.pendingRecompute;
+    this.pending = [];
+    this.pendingRecompute = false;
     const t0 = performance.now();
     for (const n of list) if (this.ingest(n, fresh)) recompute = true;
     const t1 = performance.now();
@@ -270,6 +274,40 @@ export class FsState {
     const changed = this.refresh(collect);
     this.stats.msRefresh += performance.now() - t2;
     return changed;
+  }
+
+  // Places a node the Dag just applied in the causal index and the authority table, so that
+  // admissible() of the entries released right after it sees it; apply() completes it.
+  prepare(n: DagNode): void {
+    if (this.readOnly) return;
+    if (this.ingest(n, this.pending)) this.pendingRecompute = true;
+  }
+
+  // The admission rule (docs/AUTHORITY.md): an entry joins the log only when its author is the
+  // bootstrap key or holds a grant covering its path(s) in the entry's causal past. Any other
+  // entry can never be valid, whatever arrives later. null: admitted; else why not.
+  admissible(e: Entry): string | null {
+    if (e.kind === Kind.BOOTSTRAP) return null;
+    const hex = this.authorHex(e.author);
+    if (hex === this.auth.bootHex) return null;
+    const deps: Info[] = [];
+    for (const d of e.deps) {
+      const di = this.find32(d);
+      if (!di) throw new Error(`internal: admission of ${e.idHex} before its dep ${toHex(d)} was prepared`);
+      deps.push(di);
+    }
+    const gs = this.auth.byKey.get(hex) ?? [];
+    const paths = e.kind === Kind.SNAPSHOT ? [null] : e.kind === Kind.RENAME ? [e.path, e.target] : [e.path];
+    for (const p of paths) {
+      const ok = gs.some((g) => g.node && (p === null || isUnder(p, g.path)) && deps.some((d) => this.causal.le(g.node!, d)));
+      if (!ok) return `unauthorized: key ${fp(e.author, hex)} holds no grant ${p === null ? 'anywhere' : `covering ${p}`} in the entry's causal past`;
+    }
+    return null;
+  }
+
+  // The key holds some grant in the log (valid or not): its parked entries are kept first.
+  hasGrantRecord(authorHex: string): boolean {
+    return authorHex === this.auth.bootHex || this.auth.byKey.has(authorHex);
   }
 
   private ingest(n: DagNode, fresh: Info[]): boolean {
