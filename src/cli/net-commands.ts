@@ -96,7 +96,7 @@ export interface GetSummary {
 
 // `basefs get`: fetch and verify a whole log (and the content of the files in its view) from
 // one peer. Resumable: a rerun offers what is already stored and fetches the rest.
-export async function getFilesystem(h: string, name: string, addr: string, kp: ReturnType<typeof maybeKey>, quiet: boolean): Promise<GetSummary> {
+export async function getFilesystem(h: string, name: string, addr: string, kp: ReturnType<typeof maybeKey>, quiet: boolean, timeoutSec = 1800): Promise<GetSummary> {
   checkName(name);
   if (await controlAlive(controlSocketPath(h, name))) throw new UserError(`a node is running for ${name}; it fetches from its peers by itself (see basefs members ${name}), or stop it first`);
   const dir = fsDir(h, name);
@@ -119,17 +119,22 @@ export async function getFilesystem(h: string, name: string, addr: string, kp: R
     }
     const before = fs.dag.size;
     const p = new Progress('entries', 'entries', quiet);
-    let total: PullResult = { peerName: '', peerFsId: '', peerEntries: 0, peerHeads: [], received: 0, accepted: 0, duplicates: 0, rejected: 0, rejectReasons: [], parked: 0, rounds: 0, bytesIn: 0, bytesOut: 0, complete: false };
+    let total: PullResult = { peerName: '', peerFsId: '', peerEntries: 0, peerHeads: [], received: 0, accepted: 0, duplicates: 0, rejected: 0, rejectReasons: [], parked: 0, rounds: 0, bytesIn: 0, bytesOut: 0, complete: false, incomplete: 'nothing fetched' };
+    const deadline = t0 + timeoutSec * 1000;
+    const stopped = (why: string) => new UserError(`get ${name} from ${addr} stopped: ${why}; what was fetched is kept (${fs.dag.size} entries); run the same command again to continue, or try another peer`, 'EIO');
     for (let attempt = 0; attempt < 5; attempt++) {
       const base = total.received;
+      if (Date.now() >= deadline) throw stopped(`the overall timeout (${timeoutSec} s) passed`);
       const r = await net.syncWith(peer, {
         expectName: name,
         timeoutMs: 120_000,
+        sessionMs: deadline - Date.now(),
         onHello: () => {},
         onProgress: (pr) => p.update(fs.dag.size - before, Math.max(0, (total.peerEntries || 0) - before, pr.expected), `${bytes(pr.bytes)}`),
       }).catch((e) => {
         p.stop();
-        throw e;
+        if (e instanceof UserError) throw e;
+        throw stopped((e as Error).message);
       });
       total = { ...r, received: base + r.received, accepted: total.accepted + r.accepted, rejected: total.rejected + r.rejected, parked: r.parked };
       if (r.complete || r.accepted === 0) break;
@@ -140,6 +145,7 @@ export async function getFilesystem(h: string, name: string, addr: string, kp: R
     const boot = fs.dag.get(fs.dag.fsIdHex)!.entry;
     if (boot.name !== name) throw new UserError(`the log fetched from ${addr} is filesystem "${boot.name}", not "${name}"`);
     if (total.rejected) process.stderr.write(`basefs: warning: the peer sent ${total.rejected} entries that failed verification (${total.rejectReasons.join('; ')}); they were dropped\n`);
+    if (!total.complete) throw stopped(`the log is incomplete: ${total.incomplete}`);
     // content of every file in the view
     const roots = fs.contentRoots();
     const cp = new Progress('content', 'files', quiet);
@@ -186,10 +192,13 @@ export function registerNetCommands(program: Command): void {
     .command('get <name> <addr>')
     .description('fetch the whole log of NAME and its content from a peer (ADDR: ip, ip:port or multiaddr), verifying every entry; resumable')
     .option('-q, --quiet', 'no progress output')
-    .action(async (name: string, addr: string, o: { quiet?: boolean }, cmd: Command) => {
+    .option('--timeout <seconds>', 'give up after this long in all (what was fetched is kept)', '1800')
+    .action(async (name: string, addr: string, o: { quiet?: boolean; timeout: string }, cmd: Command) => {
       const g = globals(cmd);
       const h = home(g);
-      const s = await getFilesystem(h, name, addr, maybeKey(g), !!o.quiet || !!g.json);
+      const secs = Number(o.timeout);
+      if (!Number.isFinite(secs) || secs <= 0) throw new UserError(`--timeout must be a positive number of seconds, not "${o.timeout}"`);
+      const s = await getFilesystem(h, name, addr, maybeKey(g), !!o.quiet || !!g.json, secs);
       out(g.json, s, () => [
         `fetched ${name} from ${addr}: ${s.entries} entries (${s.accepted} new, ${s.entriesPerSec.toFixed(0)}/s), ${s.files} files (${bytes(s.contentBytes)} transferred) in ${s.seconds.toFixed(1)} s`,
         `  id ${s.fsId}`,

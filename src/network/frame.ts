@@ -22,6 +22,15 @@ export class FramedStream {
   readonly ch: ByteChannel;
   maxFrame: number;
   timeoutMs: number;
+  deadline = Infinity; // absolute ms: the whole conversation must end by then
+  frameMinMs = 15_000; // a started frame must finish within max(this, its size at frameMinRate)
+  frameMinRate = 32 * 1024;
+  private frameDeadline = Infinity;
+  // Minimum average rate of the conversation once `graceMs` have passed (0: none): a peer
+  // that trickles bytes just often enough to beat the silence timeout is cut off.
+  minRate = 0;
+  graceMs = 30_000;
+  readonly startedAt = Date.now();
   bytesIn = 0;
   bytesOut = 0;
 
@@ -35,8 +44,20 @@ export class FramedStream {
   private async pull(): Promise<boolean> {
     if (this.ended) return false;
     let timer: NodeJS.Timeout | undefined;
+    // Silence, a frame dribbled in too slowly and the conversation's deadline all end it: a
+    // peer that sends a byte now and then must not hold a slot for ever.
+    const now = Date.now();
+    const rateEnd = this.minRate > 0 ? this.startedAt + Math.max(this.graceMs, ((this.bytesIn + this.bytesOut) / this.minRate) * 1000) : Infinity;
+    const limits: [number, string][] = [
+      [now + this.timeoutMs, `no data from peer within ${this.timeoutMs} ms`],
+      [this.frameDeadline, 'a frame was not finished in time (peer too slow)'],
+      [this.deadline, 'the session took longer than its deadline'],
+      [rateEnd, `the peer sends slower than ${this.minRate} bytes/s`],
+    ];
+    const [end, why] = limits.reduce((a, b) => (b[0] < a[0] ? b : a));
+    const ms = Math.max(0, end - now);
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new TimeoutError(`no data from peer within ${this.timeoutMs} ms`)), this.timeoutMs);
+      timer = setTimeout(() => reject(new TimeoutError(why)), ms);
     });
     try {
       const r = await Promise.race([this.it.next(), timeout]);
@@ -108,8 +129,13 @@ export class FramedStream {
           this.ch.abort(new ProtocolError('frame too large'));
           throw new ProtocolError(`frame of ${len} bytes exceeds ${this.maxFrame}`);
         }
-        while (this.buffered < used + len) {
-          if (!(await this.pull())) throw new ProtocolError('stream ended inside a frame');
+        if (this.buffered < used + len) this.frameDeadline = Date.now() + Math.max(this.frameMinMs, (len / this.frameMinRate) * 1000);
+        try {
+          while (this.buffered < used + len) {
+            if (!(await this.pull())) throw new ProtocolError('stream ended inside a frame');
+          }
+        } finally {
+          this.frameDeadline = Infinity;
         }
         this.take(used);
         return new Uint8Array(this.take(len));

@@ -11,7 +11,13 @@ export const NET_LIMITS = {
   entriesWindow: 4, // ENTRIES frames a sender may have unacknowledged (flow control)
   ackEvery: 2, // a receiver acknowledges every this many ENTRIES frames, once ingested
   maxEntriesPerFrame: 8192,
-  maxHeads: 1024, // heads announced in HELLO
+  maxHeads: 1024, // heads in HELLO and in one HEADPAGE
+  maxHeadsTotal: 65_536, // heads a puller collects (by pages) in one session
+  maxRefusedPerSession: 256, // a pull stops once this many entries were refused and they outnumber the accepted
+  syncSessionMs: 300_000, // a whole anti-entropy pull (`get` sets its own)
+  frameMinMs: 15_000, // a started frame must be finished within max(this, its size at frameMinRate)
+  frameMinRate: 32 * 1024, // bytes per second
+  syncMinRate: 1024, // bytes per second, averaged over a sync session after its first 30 s
   maxWant: 1024, // ids asked for in one WANT
   maxHave: 4096, // ids offered as known in one WANT
   maxWantRounds: 64, // WANT rounds in one sync session
@@ -22,7 +28,7 @@ export const NET_LIMITS = {
 };
 
 export const GOSSIP_VERSION = 1;
-export const SYNC_VERSION = 1;
+export const SYNC_VERSION = 2; // 2: HELLO carries the head count, HEADS/HEADPAGE page the rest
 
 export function topicFor(fsIdHex: string): string {
   return `/basefs/1/${fsIdHex}`;
@@ -87,7 +93,9 @@ export function gossipEntryBytes(b: Uint8Array): Uint8Array | null {
 // ---- sync and chunk streams: one message per frame ----
 
 export type SyncMessage =
-  | { t: 'hello'; version: number; fsId: Uint8Array; name: string; heads: Uint8Array[]; entries: number }
+  | { t: 'hello'; version: number; fsId: Uint8Array; name: string; heads: Uint8Array[]; entries: number; headCount: number }
+  | { t: 'heads'; offset: number }
+  | { t: 'headpage'; heads: Uint8Array[] }
   | { t: 'want'; want: Uint8Array[]; have: Uint8Array[] }
   | { t: 'count'; entries: number; bytes: number }
   | { t: 'entries'; entries: Uint8Array[] }
@@ -99,14 +107,20 @@ export type SyncMessage =
   | { t: 'chunksend'; missing: Uint8Array[] }
   | { t: 'ack'; frames: number };
 
-const TYPE = { hello: 1, want: 2, count: 3, entries: 4, end: 5, done: 6, error: 7, getchunks: 8, chunk: 9, chunksend: 10, ack: 11 } as const;
+const TYPE = { hello: 1, want: 2, count: 3, entries: 4, end: 5, done: 6, error: 7, getchunks: 8, chunk: 9, chunksend: 10, ack: 11, heads: 12, headpage: 13 } as const;
 
 export function encodeMessage(m: SyncMessage): Uint8Array {
   const w = new WireWriter(64);
   w.u8(TYPE[m.t]);
   switch (m.t) {
     case 'hello':
-      w.uint(m.version).bytes(m.fsId).str(m.name).ids(m.heads).uint(m.entries);
+      w.uint(m.version).bytes(m.fsId).str(m.name).ids(m.heads).uint(m.entries).uint(m.headCount);
+      break;
+    case 'heads':
+      w.uint(m.offset);
+      break;
+    case 'headpage':
+      w.ids(m.heads);
       break;
     case 'want':
       w.ids(m.want).ids(m.have);
@@ -151,9 +165,20 @@ export function decodeMessage(b: Uint8Array): SyncMessage {
       const version = r.uint();
       const fsId = new Uint8Array(r.bytes(32));
       if (fsId.length !== 0 && fsId.length !== 32) throw new ProtocolError('bad filesystem id');
-      m = { t: 'hello', version, fsId, name: r.str(NET_LIMITS.maxNameBytes), heads: r.ids(NET_LIMITS.maxHeads), entries: r.uint() };
+      const name = r.str(NET_LIMITS.maxNameBytes);
+      const heads = r.ids(NET_LIMITS.maxHeads);
+      const entries = r.uint();
+      // version 1 had no head count: decode it anyway, so the caller can name the version
+      const headCount = r.pos < r.buf.length ? r.uint() : heads.length;
+      m = { t: 'hello', version, fsId, name, heads, entries, headCount };
       break;
     }
+    case TYPE.heads:
+      m = { t: 'heads', offset: r.uint() };
+      break;
+    case TYPE.headpage:
+      m = { t: 'headpage', heads: r.ids(NET_LIMITS.maxHeads) };
+      break;
     case TYPE.want:
       m = { t: 'want', want: r.ids(NET_LIMITS.maxWant), have: r.ids(NET_LIMITS.maxHave) };
       break;

@@ -56,11 +56,17 @@ interface PeerRec {
   syncAgain: boolean;
   lastSync: number;
   rejected: number;
+  // Has shown entries of our log that are valid here (a pull that ended with all its heads
+  // held and nothing refused, or valid gossip). Unproven peers share one pull slot, so that
+  // strangers that dribble or flood cannot hold every slot.
+  proven: boolean;
+  unprovenSlot: boolean; // this peer's running pull holds the shared slot
 }
 
 const STREAM_TIMEOUT_MS = 30_000;
 const GET_STREAM_TIMEOUT_MS = 120_000;
 const MAX_OUTGOING_SYNCS = 4;
+const MAX_UNPROVEN_SYNCS = 1;
 const PUBLISH_BATCH_LIMIT = 64;
 const ADMIT_WAIT_MS = 20_000;
 const TRACE_APPLIED = process.env.BASEFS_TRACE_APPLIED === '1'; // larger batches (bulk sync) are left to anti-entropy
@@ -107,6 +113,7 @@ export class NetNode extends EventEmitter {
   private addrPeer = new Map<string, string>(); // dialed address -> peer id it reached
   private clusterAddrs: string[] = [];
   private outgoing = 0;
+  private unprovenOutgoing = 0;
   private syncQueue: string[] = [];
   private syncLimiter = new RateLimiter(2, 20);
   private chunkLimiter = new RateLimiter(50, 200);
@@ -245,7 +252,7 @@ export class NetNode extends EventEmitter {
   private rec(id: string): PeerRec {
     let r = this.peers.get(id);
     if (!r) {
-      r = { id, addrs: new Set(), member: false, discovered: false, foreign: false, lastSeen: null, syncing: false, syncAgain: false, lastSync: 0, rejected: 0 };
+      r = { id, addrs: new Set(), member: false, discovered: false, foreign: false, lastSeen: null, syncing: false, syncAgain: false, lastSync: 0, rejected: 0, proven: false, unprovenSlot: false };
       this.peers.set(id, r);
     }
     return r;
@@ -382,7 +389,10 @@ export class NetNode extends EventEmitter {
   private async openStream(peer: string, protocol: string, timeoutMs = STREAM_TIMEOUT_MS): Promise<FramedStream> {
     const stream = await this.libp2p.dialProtocol(peerIdFromString(peer), protocol, { signal: AbortSignal.timeout(10_000) });
     const maxFrame = protocol === CHUNKS_PROTOCOL ? NET_LIMITS.maxChunkBytes + 64 : NET_LIMITS.maxFrameBytes;
-    return new FramedStream(stream as never, maxFrame, timeoutMs);
+    const f = new FramedStream(stream as never, maxFrame, timeoutMs);
+    f.frameMinMs = NET_LIMITS.frameMinMs;
+    f.frameMinRate = NET_LIMITS.frameMinRate;
+    return f;
   }
 
   // Per-peer request rate: a request over the rate waits for a token (backpressure) up to
@@ -404,6 +414,10 @@ export class NetNode extends EventEmitter {
     const r = this.rec(id);
     r.lastSeen = Date.now();
     const fsm = new FramedStream(stream as never, NET_LIMITS.maxFrameBytes, STREAM_TIMEOUT_MS);
+    fsm.deadline = Date.now() + NET_LIMITS.syncSessionMs;
+    fsm.minRate = NET_LIMITS.syncMinRate;
+    fsm.frameMinMs = NET_LIMITS.frameMinMs;
+    fsm.frameMinRate = NET_LIMITS.frameMinRate;
     if (!(await this.admit(this.syncLimiter, id))) {
       stream.abort(new Error('rate limited'));
       return;
@@ -449,11 +463,13 @@ export class NetNode extends EventEmitter {
   // ---- anti-entropy ----
 
   // Pulls from PEER (peer id string or an address to dial) now and returns the outcome.
-  async syncWith(peer: string, opts: Partial<PullOptions> & { timeoutMs?: number } = {}): Promise<PullResult> {
+  async syncWith(peer: string, opts: Partial<PullOptions> & { timeoutMs?: number; sessionMs?: number } = {}): Promise<PullResult> {
     let id = peer;
     if (!isPeerId(peer)) id = await this.connect(peer);
     const r = this.rec(id);
     const fsm = await this.openStream(id, SYNC_PROTOCOL, opts.timeoutMs ?? STREAM_TIMEOUT_MS);
+    fsm.deadline = Date.now() + (opts.sessionMs ?? NET_LIMITS.syncSessionMs);
+    fsm.minRate = NET_LIMITS.syncMinRate;
     this.counters.syncsOut++;
     try {
       const res = await pullSession(this.fs, fsm, { index: this.index, expectName: this.fs.name, ...opts });
@@ -462,7 +478,9 @@ export class NetNode extends EventEmitter {
       r.member = true;
       r.foreign = false;
       this.counters.syncEntriesIn += res.received;
+      if (res.rejected === 0 && res.complete) r.proven = true;
       if (res.rejected > 0) {
+        r.proven = false;
         r.rejected += res.rejected;
         logger.warn({ peer: id, rejected: res.rejected, reasons: res.rejectReasons }, 'peer sent invalid entries during sync');
       }
@@ -494,12 +512,14 @@ export class NetNode extends EventEmitter {
       r.syncAgain = true;
       return;
     }
-    if (this.outgoing >= MAX_OUTGOING_SYNCS) {
+    if (this.outgoing >= MAX_OUTGOING_SYNCS || (!r.proven && this.unprovenOutgoing >= MAX_UNPROVEN_SYNCS)) {
       if (!this.syncQueue.includes(id)) this.syncQueue.push(id);
       return;
     }
     r.syncing = true;
     this.outgoing++;
+    r.unprovenSlot = !r.proven;
+    if (r.unprovenSlot) this.unprovenOutgoing++;
     this.syncWith(id, { timeoutMs: STREAM_TIMEOUT_MS })
       .catch((e) => {
         this.counters.syncFailures++;
@@ -508,12 +528,15 @@ export class NetNode extends EventEmitter {
       .finally(() => {
         r.syncing = false;
         this.outgoing--;
+        if (r.unprovenSlot) this.unprovenOutgoing--;
+        r.unprovenSlot = false;
         if (r.syncAgain && !this.stopped) {
           r.syncAgain = false;
           this.requestSync(id);
         }
-        const next = this.syncQueue.shift();
-        if (next && !this.stopped) this.requestSync(next);
+        // the first queued peer that can run now (an unproven one waits for the shared slot)
+        const i = this.syncQueue.findIndex((q) => this.rec(q).proven || this.unprovenOutgoing < MAX_UNPROVEN_SYNCS);
+        if (i >= 0 && !this.stopped) this.requestSync(this.syncQueue.splice(i, 1)[0]);
       });
   }
 
@@ -593,6 +616,7 @@ export class NetNode extends EventEmitter {
     if (rep.duplicates > 0 || rep.accepted.length === 0) return TopicValidatorResult.Ignore;
     if (!this.fs.state.isValid(e.idHex)) return TopicValidatorResult.Reject; // kept for audit, never re-gossiped
     if (e.kind === Kind.WRITE && this.o.fetchContent !== false) this.content.enqueue(e.root, peer);
+    this.rec(peer).proven = true;
     return TopicValidatorResult.Accept;
   }
 

@@ -8,7 +8,8 @@ import { ProtocolError } from './wire.ts';
 
 // Anti-entropy session on one stream (protocol /basefs/sync/1). The initiator pulls:
 //   I -> R  HELLO {fsId, name, heads, entry count}
-//   R -> I  HELLO {fsId, name, heads, entry count}      (or ERROR, e.g. another filesystem)
+//   R -> I  HELLO {fsId, name, heads, entry count, head count}   (or ERROR, e.g. another filesystem)
+//   I -> R  HEADS {offset}, R -> I HEADPAGE {heads}      (while R has more heads than one HELLO holds)
 //   I -> R  WANT {R's heads I lack + deps I wait for, my heads + samples}   (0..n rounds)
 //   R -> I  COUNT {entries, bytes}, ENTRIES*, END    (I -> R ACK every 2 ENTRIES ingested;
 //                                                     R keeps at most 4 unacknowledged)
@@ -36,7 +37,8 @@ export interface PullResult {
   rounds: number;
   bytesIn: number;
   bytesOut: number;
-  complete: boolean; // we now hold every head the peer announced
+  complete: boolean; // we now hold every head the peer announced (all of them were listed)
+  incomplete: string; // why not, when not complete
 }
 
 export class NameMismatchError extends UserError {}
@@ -49,9 +51,28 @@ async function expect(fsm: FramedStream): Promise<SyncMessage> {
   return m;
 }
 
+// Sorted, so that pages asked for one after another line up.
+function sortedHeads(fs: Filesystem): string[] {
+  return [...fs.dag.heads].sort();
+}
+
 function hello(fs: Filesystem): SyncMessage {
-  const heads = [...fs.dag.heads].slice(0, NET_LIMITS.maxHeads).map(fromHex);
-  return { t: 'hello', version: SYNC_VERSION, fsId: fs.dag.fsId ?? new Uint8Array(0), name: fs.dag.fsId ? bootName(fs) : fs.name, heads, entries: fs.dag.size };
+  const all = sortedHeads(fs);
+  const heads = all.slice(0, NET_LIMITS.maxHeads).map(fromHex);
+  return { t: 'hello', version: SYNC_VERSION, fsId: fs.dag.fsId ?? new Uint8Array(0), name: fs.dag.fsId ? bootName(fs) : fs.name, heads, entries: fs.dag.size, headCount: all.length };
+}
+
+// The rest of the peer's heads, page by page, up to NET_LIMITS.maxHeadsTotal.
+async function moreHeads(fsm: FramedStream, heads: string[], count: number): Promise<boolean> {
+  while (heads.length < count) {
+    if (heads.length >= NET_LIMITS.maxHeadsTotal) return false;
+    await fsm.write(encodeMessage({ t: 'heads', offset: heads.length }));
+    const m = await expect(fsm);
+    if (m.t !== 'headpage') throw new ProtocolError(`expected HEADPAGE, got ${m.t}`);
+    if (m.heads.length === 0) return false; // the peer's heads changed meanwhile: the next sync sees them
+    for (const h of m.heads) heads.push(toHex(h));
+  }
+  return true;
 }
 
 function bootName(fs: Filesystem): string {
@@ -71,7 +92,7 @@ export async function pullSession(fs: Filesystem, fsm: FramedStream, o: PullOpti
   const h = await expect(fsm);
   if (h.t !== 'hello') throw new ProtocolError(`expected HELLO, got ${h.t}`);
   if (h.version !== SYNC_VERSION) throw new ProtocolError(`peer speaks sync version ${h.version}, we speak ${SYNC_VERSION}`);
-  const res: PullResult = { peerName: h.name, peerFsId: toHex(h.fsId), peerEntries: h.entries, peerHeads: h.heads.map(toHex), received: 0, accepted: 0, duplicates: 0, rejected: 0, rejectReasons: [], parked: 0, rounds: 0, bytesIn: 0, bytesOut: 0, complete: false };
+  const res: PullResult = { peerName: h.name, peerFsId: toHex(h.fsId), peerEntries: h.entries, peerHeads: h.heads.map(toHex), received: 0, accepted: 0, duplicates: 0, rejected: 0, rejectReasons: [], parked: 0, rounds: 0, bytesIn: 0, bytesOut: 0, complete: false, incomplete: '' };
   if (h.fsId.length === 0) {
     // The peer has no log yet (e.g. another node in the middle of `get`).
     res.complete = true;
@@ -85,6 +106,7 @@ export async function pullSession(fs: Filesystem, fsm: FramedStream, o: PullOpti
     await fsm.close();
     throw new NameMismatchError(`the peer serves filesystem "${h.name}" (id ${res.peerFsId.slice(0, 16)}), not "${o.expectName}"; to fetch it run: basefs get ${h.name} ADDR`);
   }
+  const listed = await moreHeads(fsm, res.peerHeads, h.headCount);
   o.onHello?.(res.peerHeads);
   let expected = 0;
   let bytes = 0;
@@ -107,12 +129,18 @@ export async function pullSession(fs: Filesystem, fsm: FramedStream, o: PullOpti
     expected += c.entries;
     const before = res.accepted + res.parked;
     let frames = 0;
+    let roundEntries = 0;
+    let roundBytes = 0;
     for (;;) {
       const m = await expect(fsm);
       if (m.t === 'end') break;
       if (m.t !== 'entries') throw new ProtocolError(`expected ENTRIES, got ${m.t}`);
       res.received += m.entries.length;
-      for (const e of m.entries) bytes += e.length;
+      roundEntries += m.entries.length;
+      for (const e of m.entries) roundBytes += e.length;
+      bytes += m.entries.reduce((n, e) => n + e.length, 0);
+      // A round carries what COUNT announced, no more: a responder cannot stream without end.
+      if (roundEntries > c.entries || roundBytes > c.bytes) throw new ProtocolError(`peer sent more than it announced (${roundEntries} entries / ${roundBytes} bytes; announced ${c.entries} / ${c.bytes})`);
       const rep = await fs.ingest(m.entries);
       // flow control: the sender keeps at most NET_LIMITS.entriesWindow frames in flight
       if (++frames % NET_LIMITS.ackEvery === 0) await fsm.write(encodeMessage({ t: 'ack', frames: NET_LIMITS.ackEvery }));
@@ -122,10 +150,14 @@ export async function pullSession(fs: Filesystem, fsm: FramedStream, o: PullOpti
       res.rejected += rep.rejected.length;
       for (const r of rep.rejected) if (res.rejectReasons.length < 10) res.rejectReasons.push(r.reason);
       o.onProgress?.({ received: res.received, expected, bytes });
+      if (res.rejected >= NET_LIMITS.maxRefusedPerSession && res.rejected > res.accepted) throw new ProtocolError(`peer sent ${res.rejected} entries that were refused (${res.rejectReasons[0]}); giving up on it`);
     }
     if (res.accepted + res.parked === before) break;
   }
-  res.complete = res.peerHeads.every((x) => fs.dag.has(x));
+  const lacking = res.peerHeads.filter((x) => !fs.dag.has(x)).length;
+  res.complete = listed && lacking === 0;
+  if (!listed) res.incomplete = `the peer has ${h.headCount} heads; ${res.peerHeads.length} were listed`;
+  else if (lacking) res.incomplete = `${lacking} of the peer's ${res.peerHeads.length} heads are still missing here${res.rejected ? ` (${res.rejected} entries refused: ${res.rejectReasons[0]})` : ''}`;
   await fsm.write(encodeMessage({ t: 'done' }));
   await fsm.close();
   return fin(res, fsm);
@@ -175,6 +207,10 @@ export async function serveSession(fs: Filesystem, fsm: FramedStream, o: ServeOp
     if (m.t === 'done') break;
     if (m.t === 'ack') {
       unacked = Math.max(0, unacked - m.frames); // acknowledgement of the last frames
+      continue;
+    }
+    if (m.t === 'heads') {
+      await fsm.write(encodeMessage({ t: 'headpage', heads: sortedHeads(fs).slice(m.offset, m.offset + NET_LIMITS.maxHeads).map(fromHex) }));
       continue;
     }
     if (m.t !== 'want') throw new ProtocolError(`expected WANT or DONE, got ${m.t}`);

@@ -47,8 +47,8 @@ test('gossip limits: oversized inline content, truncation, trailing bytes, bad v
 
 test('sync messages round trip', () => {
   const msgs: SyncMessage[] = [
-    { t: 'hello', version: 1, fsId: id(), name: 'myfs', heads: [id(), id()], entries: 123456 },
-    { t: 'hello', version: 1, fsId: new Uint8Array(0), name: 'x', heads: [], entries: 0 },
+    { t: 'hello', version: 1, fsId: id(), name: 'myfs', heads: [id(), id()], entries: 123456, headCount: 2 },
+    { t: 'hello', version: 1, fsId: new Uint8Array(0), name: 'x', heads: [], entries: 0, headCount: 5000 },
     { t: 'want', want: [id()], have: [id(), id(), id()] },
     { t: 'count', entries: 5, bytes: 1500 },
     { t: 'entries', entries: [new Uint8Array(randomBytes(150)), new Uint8Array(randomBytes(2000))] },
@@ -70,7 +70,7 @@ test('sync message limits: too many ids, unknown type, bad fsId, truncation', ()
   const many = Array.from({ length: NET_LIMITS.maxWant + 1 }, id);
   assert.throws(() => decodeMessage(encodeMessage({ t: 'want', want: many, have: [] })), ProtocolError);
   assert.throws(() => decodeMessage(new Uint8Array([200])), ProtocolError);
-  const h = encodeMessage({ t: 'hello', version: 1, fsId: new Uint8Array(5), name: 'a', heads: [], entries: 0 });
+  const h = encodeMessage({ t: 'hello', version: 1, fsId: new Uint8Array(5), name: 'a', heads: [], entries: 0, headCount: 0 });
   assert.throws(() => decodeMessage(h), ProtocolError);
   const c = encodeMessage({ t: 'chunk', hash: id(), data: new Uint8Array(100) });
   assert.throws(() => decodeMessage(c.subarray(0, 50)), ProtocolError);

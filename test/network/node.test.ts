@@ -107,9 +107,9 @@ test('forged, unauthorized and foreign gossip is rejected and changes nothing', 
   assert.equal(fs1.state.viewDigest(), digest);
   assert.equal(fs1.lookup('/evil'), null);
   assert.equal(fs1.lookup('/forged'), null);
-  // the unauthorized one is kept for audit, but invalid
-  assert.ok(fs1.dag.has(unauthorized.idHex));
-  assert.equal(fs1.state.isValid(unauthorized.idHex), false);
+  // the unauthorized one is refused: not stored (so never served or relayed), one audit record
+  assert.equal(fs1.dag.has(unauthorized.idHex), false);
+  assert.ok(fs1.refused.list().some((r) => r.id === unauthorized.idHex && /holds no grant/.test(r.reason)));
 });
 
 test('an entry with missing deps makes the receiver sync with the sender', async () => {

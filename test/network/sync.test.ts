@@ -7,7 +7,7 @@ import { generateKeyPair } from '../../src/crypto/keys.ts';
 import { Filesystem } from '../../src/node/filesystem.ts';
 import type { Entry } from '../../src/log/entry.ts';
 import { FramedStream } from '../../src/network/frame.ts';
-import { NET_LIMITS, encodeMessage, decodeMessage } from '../../src/network/messages.ts';
+import { NET_LIMITS, SYNC_VERSION, encodeMessage, decodeMessage } from '../../src/network/messages.ts';
 import { ArrivalIndex } from '../../src/network/reconcile.ts';
 import { pullSession, serveSession, NameMismatchError, type PullOptions } from '../../src/network/sync.ts';
 import { bootstrap, chain } from './lib/logs.ts';
@@ -132,10 +132,10 @@ test('a lying responder: forged entries are rejected, nothing applied', async ()
   const liar = (async () => {
     const h = decodeMessage((await fb.read())!);
     assert.equal(h.t, 'hello');
-    await fb.write(encodeMessage({ t: 'hello', version: 1, fsId: boot.id, name: 'syncfs', heads: [good.id], entries: 12 }));
+    await fb.write(encodeMessage({ t: 'hello', version: SYNC_VERSION, fsId: boot.id, name: 'syncfs', heads: [good.id], entries: 12, headCount: 1 }));
     const w = decodeMessage((await fb.read())!);
     assert.equal(w.t, 'want');
-    await fb.write(encodeMessage({ t: 'count', entries: 2, bytes: 0 }));
+    await fb.write(encodeMessage({ t: 'count', entries: 2, bytes: forged.length + 3 }));
     await fb.write(encodeMessage({ t: 'entries', entries: [forged, new Uint8Array([1, 2, 3])] }));
     await fb.write(encodeMessage({ t: 'end', sent: 2 }));
     while (await fb.read().catch(() => null)) { /* drain */ }
