@@ -28,11 +28,17 @@ export const PARK_LIMITS = {
   entries: 100_000,
   bytes: 32 * 1024 * 1024, // estimated memory of all parked entries (bytes + bookkeeping)
   authorBytes: 4 * 1024 * 1024,
+  unprovenBytes: 4 * 1024 * 1024, // all entries of keys with no grant in the log (anyone can make such keys)
   missingDeps: 32, // an entry missing more waits for anti-entropy (which delivers in causal order)
-  refusedIds: 65_536, // ids remembered as refused (their descendants are refused at once)
+  refusedIds: 16_384, // ids remembered as refused (their descendants are refused at once)
 };
-const PARK_OVERHEAD = 256; // per parked entry: map slots, the Entry object
-const MISSING_OVERHEAD = 160; // per missing dep: hex key, Set, slot
+// Estimated memory of one parked entry besides its bytes (measured with heap snapshots: the
+// Entry object and its field views, one view per dep, map slots; per missing dep a hex key and
+// a Set entry).
+const PARK_OVERHEAD = 512;
+const DEP_OVERHEAD = 96;
+const MISSING_OVERHEAD = 200;
+const cost = (e: Entry, missing: number) => e.bytes.length + PARK_OVERHEAD + e.deps.length * DEP_OVERHEAD + missing * MISSING_OVERHEAD;
 
 interface ParkRec {
   author: string;
@@ -54,6 +60,7 @@ export class Dag {
   private waiting = new Map<string, Set<string>>(); // missing dep -> parked ids
   private authorBytes = new Map<string, number>();
   private unproven = new Set<string>(); // parked ids of authors with no grant when parked (evicted first)
+  private unprovenBytes = 0;
   private refusedWhy = new Map<string, string>();
   private dropped: string[] = [];
   parkedBytes = 0;
@@ -156,7 +163,7 @@ export class Dag {
     while (stack.length) {
       const [x, w] = stack.pop()!;
       this.counters.refused++;
-      this.refusedWhy.set(x, w);
+      this.refusedWhy.set(x, w.length > 120 ? w.slice(0, 117) + '...' : w);
       if (this.refusedWhy.size > this.limits.refusedIds) this.refusedWhy.delete(this.refusedWhy.keys().next().value!);
       const ws = this.waiting.get(x);
       if (!ws) continue;
@@ -172,12 +179,15 @@ export class Dag {
 
   private parkEntry(e: Entry, missing: string[]): void {
     const author = toHex(e.author);
-    const cost = e.bytes.length + PARK_OVERHEAD + missing.length * MISSING_OVERHEAD;
+    const c = cost(e, missing.length);
     this.parked.set(e.idHex, e);
-    this.park.set(e.idHex, { author, cost, missing });
-    this.parkedBytes += cost;
-    this.authorBytes.set(author, (this.authorBytes.get(author) ?? 0) + cost);
-    if (this.policy && !this.policy.proven(author)) this.unproven.add(e.idHex);
+    this.park.set(e.idHex, { author, cost: c, missing });
+    this.parkedBytes += c;
+    this.authorBytes.set(author, (this.authorBytes.get(author) ?? 0) + c);
+    if (this.policy && !this.policy.proven(author)) {
+      this.unproven.add(e.idHex);
+      this.unprovenBytes += c;
+    }
     for (const m of missing) {
       let s = this.waiting.get(m);
       if (!s) this.waiting.set(m, (s = new Set()));
@@ -189,7 +199,7 @@ export class Dag {
   private unpark(id: string, drop = true): void {
     const r = this.park.get(id);
     this.parked.delete(id);
-    this.unproven.delete(id);
+    if (this.unproven.delete(id) && r) this.unprovenBytes -= r.cost;
     if (drop) this.dropped.push(id);
     if (!r) return;
     this.park.delete(id);
@@ -210,16 +220,18 @@ export class Dag {
     const L = this.limits;
     if (missing.length > L.missingDeps) return `${missing.length} deps missing (more than ${L.missingDeps}); anti-entropy will deliver it in order`;
     const author = toHex(e.author);
-    const cost = e.bytes.length + PARK_OVERHEAD + missing.length * MISSING_OVERHEAD;
-    if ((this.authorBytes.get(author) ?? 0) + cost > L.authorBytes) return `author's share of the parking space (${L.authorBytes} bytes) is full`;
-    const fits = () => this.parkedBytes + cost <= L.bytes && this.parked.size < L.entries;
-    const provenAuthor = !this.policy || this.policy.proven(author);
-    // An unproven author may only push out older unproven entries; a proven one any of them.
+    const c = cost(e, missing.length);
+    if ((this.authorBytes.get(author) ?? 0) + c > L.authorBytes) return `author's share of the parking space (${L.authorBytes} bytes) is full`;
+    const proven = !this.policy || this.policy.proven(author);
+    // Unproven authors (anyone can make keys) share a small part, oldest out first; a proven
+    // author may push out any unproven entry, never a proven one.
+    const fits = () => this.parkedBytes + c <= L.bytes && this.parked.size < L.entries && (proven || this.unprovenBytes + c <= L.unprovenBytes);
     for (const id of this.unproven) {
       if (fits()) break;
-      if (!provenAuthor && this.park.get(id)?.author === author) continue;
-      if (this.policy?.proven(this.park.get(id)?.author ?? '')) {
-        this.unproven.delete(id);
+      const r = this.park.get(id);
+      if (r && this.policy?.proven(r.author)) {
+        this.unproven.delete(id); // its author has a grant by now: keep it, counted as proven
+        this.unprovenBytes -= r.cost;
         continue;
       }
       this.unpark(id);

@@ -10,7 +10,7 @@ import { UserError } from './errors.ts';
 // same calls work in-process (no node running) and over the control socket (node running).
 export interface NodeInfo {
   members(): unknown[];
-  resources(): unknown;
+  resources(gc?: boolean): unknown;
   transfers(): { inTransfer: number };
 }
 
@@ -179,9 +179,13 @@ export class FsApi {
     return this.node.members();
   }
 
-  async resources() {
+  // `gc`: collect garbage first when the node runs with --expose-gc (memory tests measure what
+  // is retained, not what the collector has yet to reclaim).
+  async resources(gc?: boolean) {
+    const g = (globalThis as { gc?: () => void }).gc;
+    if (gc && g) g();
     const m = process.memoryUsage();
-    return { pid: process.pid, rss: m.rss, heapUsed: m.heapUsed, entries: this.fs.dag.size, parked: this.fs.dag.parked.size, uptimeSec: Math.round(process.uptime()), node: this.node ? this.node.resources() : null };
+    return { pid: process.pid, rss: m.rss, heapUsed: m.heapUsed, external: m.external, entries: this.fs.dag.size, parked: this.fs.dag.parked.size, uptimeSec: Math.round(process.uptime()), node: this.node ? this.node.resources() : null };
   }
 
   async readFileArg(file: string) {
