@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { openSync, readFileSync, existsSync } from 'node:fs';
+import { openSync, readFileSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { controlAlive } from '../node/control.ts';
@@ -7,7 +7,9 @@ import { UserError } from '../node/errors.ts';
 
 // Starts this same command again in the foreground (-f) as a detached process, logging to
 // LOGFILE, and returns once its control socket answers (or fails with the child's last words).
-export async function daemonize(args: string[], sockPath: string, logFile: string, timeoutMs = 60_000): Promise<number> {
+// A node opening a big log writes progress to LOGFILE: the wait gives up only after
+// `timeoutMs` without any new output (or after `maxMs` in all).
+export async function daemonize(args: string[], sockPath: string, logFile: string, timeoutMs = 60_000, maxMs = 3_600_000): Promise<number> {
   const main = fileURLToPath(new URL('./main.ts', import.meta.url));
   const fd = openSync(logFile, 'a', 0o600);
   const child = spawn(process.execPath, ['--no-warnings=ExperimentalWarning', main, ...args, '-f'], { detached: true, stdio: ['ignore', fd, fd], env: process.env });
@@ -16,17 +18,25 @@ export async function daemonize(args: string[], sockPath: string, logFile: strin
     exited = code ?? 1;
   });
   child.unref();
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
+  const size = () => (existsSync(logFile) ? statSync(logFile).size : 0);
+  const hardEnd = Date.now() + maxMs;
+  let seen = size();
+  let deadline = Date.now() + timeoutMs;
+  while (Date.now() < Math.min(deadline, hardEnd)) {
     if (exited !== null) break;
     if (await controlAlive(sockPath)) return child.pid!;
+    const now = size();
+    if (now !== seen) {
+      seen = now;
+      deadline = Date.now() + timeoutMs; // still making progress
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
   const tail = existsSync(logFile) ? readFileSync(logFile, 'utf8').trim().split('\n').slice(-5).join('\n') : '';
   if (exited === null) {
     try { process.kill(child.pid!, 'SIGTERM'); } catch { /* gone */ }
   }
-  throw new UserError(`the node did not start${exited !== null ? ` (exit ${exited})` : ` within ${timeoutMs / 1000} s`}; log ${logFile}:\n${tail}`);
+  throw new UserError(`the node did not start${exited !== null ? ` (exit ${exited})` : ` (no progress for ${timeoutMs / 1000} s)`}; log ${logFile}:\n${tail}`);
 }
 
 export function nodeLogPath(fsDirPath: string): string {

@@ -56,7 +56,8 @@ export class Filesystem extends EventEmitter {
   }
 
   // Opens (or creates empty) storage for NAME. Use create() / ingest of a bootstrap entry to start a log.
-  static async open(home: string, name: string, kp: KeyPair | null, opts: { allowEmpty?: boolean } = {}): Promise<Filesystem> {
+  // `onProgress` hears about a long open every couple of seconds (entries read so far).
+  static async open(home: string, name: string, kp: KeyPair | null, opts: { allowEmpty?: boolean; onProgress?: (read: number, parked: number) => void } = {}): Promise<Filesystem> {
     const dir = fsDir(home, name);
     if (!opts.allowEmpty && !existsSync(join(dir, 'log'))) throw new UserError(`no filesystem "${name}" in ${home}`);
     ensureDir(dir);
@@ -70,7 +71,7 @@ export class Filesystem extends EventEmitter {
     }
     const fs = new Filesystem(name, dir, log, content, kp);
     try {
-      await fs.load();
+      await fs.load(opts.onProgress);
     } catch (e) {
       await fs.close();
       throw e;
@@ -98,8 +99,15 @@ export class Filesystem extends EventEmitter {
     }
   }
 
-  private async load(): Promise<void> {
+  private async load(onProgress?: (read: number, parked: number) => void): Promise<void> {
+    let told = Date.now();
+    const tell = (parked: number) => {
+      if (!onProgress || Date.now() - told < 2000) return;
+      told = Date.now();
+      onProgress(this.dag.size, parked);
+    };
     for await (const batch of this.log.readBatches()) {
+      tell(0);
       for (const e of batch) {
         const r = this.dag.add(e);
         if (r.status === 'rejected') throw new UserError(`log of ${this.name} holds an entry it cannot apply (${e.idHex}): ${r.reason}`);
@@ -114,7 +122,9 @@ export class Filesystem extends EventEmitter {
     // Parked entries go through the same bounds and rules as when they arrived.
     const released: Entry[] = [];
     const gone: string[] = [];
+    let nParked = 0;
     for await (const b of this.log.readParked()) {
+      if (++nParked % 1000 === 0) tell(nParked);
       try {
         const e = decodeEntry(b);
         const r = this.dag.add(e);
@@ -172,15 +182,24 @@ export class Filesystem extends EventEmitter {
     });
   }
 
-  // Deps and timestamp of a new local entry: valid heads only (an entry that is invalid, e.g.
-  // made by a revoked key, is never built on and never lends its clock), at most
+  // Deps and timestamp of a new local entry: the valid entries nearest the heads (an invalid
+  // entry, e.g. made by a revoked key, is never built on and never lends its clock), at most
   // LIMITS.maxDeps of them (more would not decode; the heads left out are merged later).
   private parents(): { deps: Uint8Array[]; time: number } {
-    const all = [...this.dag.heads];
-    const valid = all.filter((h) => this.state.isValid(h));
-    const use = (valid.length ? valid : all).map((h) => this.dag.get(h)!.entry).sort((a, b) => compareBytes(a.id, b.id)).slice(0, LIMITS.maxDeps);
+    const out = new Map<string, Entry>();
+    const seen = new Set<string>();
+    const stack = [...this.dag.heads];
+    while (stack.length) {
+      const h = stack.pop()!;
+      if (seen.has(h)) continue;
+      seen.add(h);
+      const e = this.dag.get(h)!.entry;
+      if (this.state.isValid(h)) out.set(h, e);
+      else for (const d of e.deps) stack.push(toHex(d));
+    }
+    const use = [...out.values()].sort((a, b) => compareBytes(a.id, b.id)).slice(0, LIMITS.maxDeps);
     let time = Date.now();
-    for (const e of use) if (valid.length) time = Math.max(time, e.time);
+    for (const e of use) time = Math.max(time, e.time);
     return { deps: use.map((e) => e.id), time };
   }
 

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateKeyPair } from '../../src/crypto/keys.ts';
 import { Filesystem } from '../../src/node/filesystem.ts';
-import type { Entry } from '../../src/log/entry.ts';
+import { Kind, type Entry } from '../../src/log/entry.ts';
+import { createEntry } from '../../src/log/sign.ts';
 import { FramedStream } from '../../src/network/frame.ts';
 import { NET_LIMITS, SYNC_VERSION, encodeMessage, decodeMessage } from '../../src/network/messages.ts';
 import { ArrivalIndex } from '../../src/network/reconcile.ts';
@@ -147,4 +148,57 @@ test('a lying responder: forged entries are rejected, nothing applied', async ()
   assert.equal(res.accepted, 0);
   assert.equal(res.complete, false);
   assert.equal(a.dag.size, 11);
+});
+
+// More heads than one HELLO holds (here 3,000 concurrent writes): the puller pages through
+// them and gets every one; with the paging bound lowered it says the log is incomplete.
+test('3,000 heads: paged past one HELLO, complete; a truncated list is reported, never complete', async () => {
+  const siblings = Array.from({ length: 3000 }, (_, i) => createEntry(kp, { kind: Kind.MKDIR, path: `/sib${i}`, fsId: boot.id, deps: [base[base.length - 1].id], mode: 0o755 }));
+  const b = await fsWith('syncfs', [boot, ...base, ...siblings]);
+  assert.equal(b.dag.heads.size, 3000);
+  const a = await fsWith('syncfs', [boot, ...base]);
+  const { res } = await pull(a, b);
+  assert.equal(res.peerHeads.length, 3000, 'every head listed');
+  assert.equal(res.complete, true, res.incomplete);
+  assert.equal(a.state.viewDigest(), b.state.viewDigest());
+
+  const c = await fsWith('syncfs', [boot, ...base]);
+  const saved = NET_LIMITS.maxHeadsTotal;
+  NET_LIMITS.maxHeadsTotal = 2048;
+  try {
+    const r2 = (await pull(c, b)).res;
+    assert.equal(r2.complete, false);
+    assert.match(r2.incomplete, /3000 heads; 2048 were listed/);
+  } finally {
+    NET_LIMITS.maxHeadsTotal = saved;
+  }
+});
+
+// A responder that answers HELLO, announces a 4 MiB frame and then sends a byte now and then
+// (each within the silence timeout) is cut off by the rate floor, not served for ever.
+test('a responder that dribbles a frame is cut off by the rate floor', async () => {
+  const a = await fsWith('syncfs', [boot, ...base.slice(0, 10)]);
+  const [ca, cb] = channelPair();
+  const fa = new FramedStream(ca, NET_LIMITS.maxFrameBytes, 2000);
+  fa.minRate = NET_LIMITS.syncMinRate;
+  fa.graceMs = 1500; // 30 s in a node; shortened here
+  const fb = new FramedStream(cb, NET_LIMITS.maxFrameBytes, 2000);
+  let stop = false;
+  const evil = (async () => {
+    await fb.read();
+    await fb.write(encodeMessage({ t: 'hello', version: SYNC_VERSION, fsId: boot.id, name: 'syncfs', heads: [base[20].id], entries: 30, headCount: 1 }));
+    await fb.read(); // WANT
+    cb.send(new Uint8Array([0x80, 0x80, 0x80, 0x02])); // length prefix of a 4 MiB frame
+    while (!stop) {
+      cb.send(new Uint8Array([1]));
+      await new Promise((r) => setTimeout(r, 500)); // well inside the 2 s silence timeout
+    }
+  })();
+  const t0 = Date.now();
+  const r = await pullSession(a, fa, { index: new ArrivalIndex(a.dag) }).catch((e) => e as Error);
+  stop = true;
+  await evil;
+  assert.ok(r instanceof Error, 'the pull failed');
+  assert.match(r.message, /slower than 1024 bytes\/s/);
+  assert.ok(Date.now() - t0 < 20_000);
 });

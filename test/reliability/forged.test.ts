@@ -175,6 +175,33 @@ test('forged and hostile entries are rejected and counted, or kept for audit out
     return 'before: valid and shown; concurrent and after: kept, invalid, not shown';
   } });
 
+  cases.push({ what: 'revoked key stamps an entry now + 9 min (admitted: its grant is in its past; invalid)', expect: "the next local entry does not take its time", run: async () => {
+    // y's grant at /g was revoked above; an entry of y after the revoke is kept but invalid
+    const late = createEntry(y, { kind: Kind.MKDIR, path: '/g/late', fsId, deps: heads(b), time: Date.now() + 9 * 60_000 });
+    const r = await b.ingest([late.bytes]);
+    assert.equal(r.accepted.length, 1);
+    assert.equal(b.state.isValid(late.idHex), false);
+    b.kp = root;
+    const mine = await b.mkdir('/after-poison');
+    assert.ok(mine.time < Date.now() + 60_000, `local entry took the poisoned time ${mine.time - Date.now()} ms ahead`);
+    assert.ok(!mine.deps.some((d) => Buffer.from(d).toString('hex') === late.idHex), 'an invalid head is never a dep');
+    b.kp = null;
+    return `local entry stamped ${mine.time - Date.now()} ms from now, its deps exclude the invalid head`;
+  } });
+
+  cases.push({ what: '300 concurrent valid heads, then a batch commit (the FUSE write-back path)', expect: 'at most 256 deps, log reopens', run: async () => {
+    const fork = heads(b);
+    const sibs = Array.from({ length: 300 }, (_, i) => createEntry(root, { kind: Kind.MKDIR, path: `/wide${i}`, fsId, deps: fork }));
+    const r = await b.ingest(sibs.map((e) => e.bytes));
+    assert.equal(r.accepted.length, 300);
+    b.kp = root;
+    const out = await b.commitMany([{ kind: Kind.MKDIR, path: '/batch1', mode: 0o755 }, { kind: Kind.MKDIR, path: '/batch2', mode: 0o755 }]);
+    b.kp = null;
+    assert.ok(out[0].deps.length <= LIMITS.maxDeps, `${out[0].deps.length} deps`);
+    assert.ok(b.state.lookup('/batch2'));
+    return `first entry of the batch has ${out[0].deps.length} deps (cap ${LIMITS.maxDeps}); the rest stay heads`;
+  } });
+
   cases.push({ what: 'replay of the whole log (every entry again, twice)', expect: 'duplicates, no change', run: async () => {
     const all = [...b.dag.ordered()].map((n) => n.entry.bytes);
     const d0 = b.state.viewDigest();
