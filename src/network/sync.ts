@@ -64,15 +64,16 @@ function hello(fs: Filesystem): SyncMessage {
 
 // The rest of the peer's heads, page by page, up to NET_LIMITS.maxHeadsTotal.
 async function moreHeads(fsm: FramedStream, heads: string[], count: number): Promise<boolean> {
-  while (heads.length < count) {
-    if (heads.length >= NET_LIMITS.maxHeadsTotal) return false;
+  const max = NET_LIMITS.maxHeadsTotal;
+  while (heads.length < Math.min(count, max)) {
     await fsm.write(encodeMessage({ t: 'heads', offset: heads.length }));
     const m = await expect(fsm);
     if (m.t !== 'headpage') throw new ProtocolError(`expected HEADPAGE, got ${m.t}`);
     if (m.heads.length === 0) return false; // the peer's heads changed meanwhile: the next sync sees them
     for (const h of m.heads) heads.push(toHex(h));
   }
-  return true;
+  if (heads.length > max) heads.length = max;
+  return count <= max;
 }
 
 function bootName(fs: Filesystem): string {
