@@ -29,6 +29,7 @@ export const PARK_LIMITS = {
   bytes: 32 * 1024 * 1024, // estimated memory of all parked entries (bytes + bookkeeping)
   authorBytes: 4 * 1024 * 1024,
   unprovenBytes: 4 * 1024 * 1024, // all entries of keys with no grant in the log (anyone can make such keys)
+  sourceBytes: 8 * 1024 * 1024, // entries one peer sent (gossip or sync)
   missingDeps: 32, // an entry missing more waits for anti-entropy (which delivers in causal order)
   refusedIds: 16_384, // ids remembered as refused (their descendants are refused at once)
 };
@@ -42,6 +43,7 @@ const cost = (e: Entry, missing: number) => e.bytes.length + PARK_OVERHEAD + e.d
 
 interface ParkRec {
   author: string;
+  source: string; // the peer that sent it ('' for local or unattributed)
   cost: number;
   missing: string[];
 }
@@ -59,6 +61,7 @@ export class Dag {
   private park = new Map<string, ParkRec>();
   private waiting = new Map<string, Set<string>>(); // missing dep -> parked ids
   private authorBytes = new Map<string, number>();
+  private sourceBytes = new Map<string, number>();
   private unproven = new Set<string>(); // parked ids of authors with no grant when parked (evicted first)
   private unprovenBytes = 0;
   private refusedWhy = new Map<string, string>();
@@ -102,7 +105,8 @@ export class Dag {
     return d;
   }
 
-  add(e: Entry): AddResult {
+  // `source`: the peer that sent `e`, for its share of the parking space.
+  add(e: Entry, source = ''): AddResult {
     if (this.nodes.has(e.idHex)) return { status: 'duplicate' };
     const was = this.refusedWhy.get(e.idHex);
     if (was !== undefined) return { status: 'rejected', reason: was };
@@ -120,12 +124,12 @@ export class Dag {
     }
     if (missing.length > 0) {
       if (this.parked.has(e.idHex)) return { status: 'parked', missing };
-      const full = this.makeRoom(e, missing);
+      const full = this.makeRoom(e, missing, source);
       if (full) {
         this.counters.full++;
         return { status: 'full', reason: full };
       }
-      this.parkEntry(e, missing);
+      this.parkEntry(e, missing, source);
       return { status: 'parked', missing };
     }
     const why = this.policy?.admit(e) ?? null;
@@ -177,13 +181,14 @@ export class Dag {
     return { status: 'rejected', reason: why };
   }
 
-  private parkEntry(e: Entry, missing: string[]): void {
+  private parkEntry(e: Entry, missing: string[], source: string): void {
     const author = toHex(e.author);
     const c = cost(e, missing.length);
     this.parked.set(e.idHex, e);
-    this.park.set(e.idHex, { author, cost: c, missing });
+    this.park.set(e.idHex, { author, source, cost: c, missing });
     this.parkedBytes += c;
     this.authorBytes.set(author, (this.authorBytes.get(author) ?? 0) + c);
+    if (source) this.sourceBytes.set(source, (this.sourceBytes.get(source) ?? 0) + c);
     if (this.policy && !this.policy.proven(author)) {
       this.unproven.add(e.idHex);
       this.unprovenBytes += c;
@@ -207,6 +212,11 @@ export class Dag {
     const left = (this.authorBytes.get(r.author) ?? 0) - r.cost;
     if (left > 0) this.authorBytes.set(r.author, left);
     else this.authorBytes.delete(r.author);
+    if (r.source) {
+      const sl = (this.sourceBytes.get(r.source) ?? 0) - r.cost;
+      if (sl > 0) this.sourceBytes.set(r.source, sl);
+      else this.sourceBytes.delete(r.source);
+    }
     for (const m of r.missing) {
       const s = this.waiting.get(m);
       if (!s) continue;
@@ -216,12 +226,13 @@ export class Dag {
   }
 
   // null when `e` may park (evicting parked entries of unproven authors if needed), else why not.
-  private makeRoom(e: Entry, missing: string[]): string | null {
+  private makeRoom(e: Entry, missing: string[], source: string): string | null {
     const L = this.limits;
     if (missing.length > L.missingDeps) return `${missing.length} deps missing (more than ${L.missingDeps}); anti-entropy will deliver it in order`;
     const author = toHex(e.author);
     const c = cost(e, missing.length);
     if ((this.authorBytes.get(author) ?? 0) + c > L.authorBytes) return `author's share of the parking space (${L.authorBytes} bytes) is full`;
+    if (source && (this.sourceBytes.get(source) ?? 0) + c > L.sourceBytes) return `the sending peer's share of the parking space (${L.sourceBytes} bytes) is full`;
     const proven = !this.policy || this.policy.proven(author);
     // Unproven authors (anyone can make keys) share a small part, oldest out first; a proven
     // author may push out any unproven entry, never a proven one.

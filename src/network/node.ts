@@ -472,7 +472,7 @@ export class NetNode extends EventEmitter {
     fsm.minRate = NET_LIMITS.syncMinRate;
     this.counters.syncsOut++;
     try {
-      const res = await pullSession(this.fs, fsm, { index: this.index, expectName: this.fs.name, ...opts });
+      const res = await pullSession(this.fs, fsm, { index: this.index, expectName: this.fs.name, source: id, ...opts });
       r.lastSeen = Date.now();
       r.lastSync = Date.now();
       r.member = true;
@@ -602,7 +602,7 @@ export class NetNode extends EventEmitter {
     this.gossipIds.add(e.idHex);
     let rep;
     try {
-      rep = await this.fs.ingest([e.bytes]);
+      rep = await this.fs.ingest([e.bytes], peer);
     } finally {
       this.gossipIds.delete(e.idHex);
       if (flushing) await flushing;

@@ -86,6 +86,7 @@ export interface PullOptions {
   expectName?: string; // when our log is empty: refuse a peer serving another name
   onProgress?: (p: PullProgress) => void;
   onHello?: (peerHeads: string[]) => void;
+  source?: string; // the peer pulled from (its share of the parking space)
 }
 
 export async function pullSession(fs: Filesystem, fsm: FramedStream, o: PullOptions): Promise<PullResult> {
@@ -142,7 +143,7 @@ export async function pullSession(fs: Filesystem, fsm: FramedStream, o: PullOpti
       bytes += m.entries.reduce((n, e) => n + e.length, 0);
       // A round carries what COUNT announced, no more: a responder cannot stream without end.
       if (roundEntries > c.entries || roundBytes > c.bytes) throw new ProtocolError(`peer sent more than it announced (${roundEntries} entries / ${roundBytes} bytes; announced ${c.entries} / ${c.bytes})`);
-      const rep = await fs.ingest(m.entries);
+      const rep = await fs.ingest(m.entries, o.source ?? '');
       // flow control: the sender keeps at most NET_LIMITS.entriesWindow frames in flight
       if (++frames % NET_LIMITS.ackEvery === 0) await fsm.write(encodeMessage({ t: 'ack', frames: NET_LIMITS.ackEvery }));
       res.accepted += rep.accepted.length;

@@ -205,7 +205,8 @@ export class Filesystem extends EventEmitter {
 
   // Remote entries (raw bytes): decode, check id/signature/fsId, apply or park. Never drops
   // an entry whose deps are missing; invalid-by-authority entries are kept for audit.
-  async ingest(items: Uint8Array[]): Promise<IngestReport> {
+  // `source`: the peer the bytes came from (its share of the parking space).
+  async ingest(items: Uint8Array[], source = ''): Promise<IngestReport> {
     return this.mutex.run(async () => {
       const rep: IngestReport = { accepted: [], parked: 0, full: 0, duplicates: 0, rejected: [], missing: [] };
       const missing = new Set<string>();
@@ -235,7 +236,7 @@ export class Filesystem extends EventEmitter {
           continue;
         }
         const wasParked = this.dag.parked.has(e.idHex);
-        const r = this.dag.add(e);
+        const r = this.dag.add(e, source);
         if (r.status === 'applied') {
           for (const n of r.applied) {
             rep.accepted.push(n.entry);
