@@ -30,24 +30,34 @@ export async function startControlServer(path: string, api: FsApi): Promise<Serv
 }
 
 function serve(sock: Socket, api: FsApi): void {
-  let buf = '';
+  // Pieces of the current line: only a new piece can hold its end, and nothing is joined or
+  // scanned twice, so a long request costs linear time.
+  let parts: string[] = [];
+  let size = 0;
   sock.setEncoding('utf8');
   sock.on('error', () => {});
-  sock.on('data', (d: string) => {
-    buf += d;
-    if (buf.length > MAX_REQUEST) {
-      sock.end(JSON.stringify({ id: null, error: { message: 'request too large', code: 'E2BIG' } }) + '\n');
-      return;
-    }
+  const onData = (d: string) => {
+    let rest = d;
     let i;
-    while ((i = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, i);
-      buf = buf.slice(i + 1);
+    while ((i = rest.indexOf('\n')) >= 0) {
+      parts.push(rest.slice(0, i));
+      const line = parts.join('');
+      parts = [];
+      size = 0;
+      rest = rest.slice(i + 1);
       void handle(line, api).then((r) => {
         if (!sock.destroyed) sock.write(JSON.stringify(r) + '\n');
       });
     }
-  });
+    parts.push(rest);
+    size += rest.length;
+    if (size > MAX_REQUEST) {
+      sock.off('data', onData);
+      parts = [];
+      sock.end(JSON.stringify({ id: null, error: { message: 'request too large', code: 'E2BIG' } }) + '\n');
+    }
+  };
+  sock.on('data', onData);
 }
 
 async function handle(line: string, api: FsApi): Promise<unknown> {

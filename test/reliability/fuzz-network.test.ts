@@ -459,7 +459,9 @@ test('limits: every documented bound exists and holds', { timeout: 300_000 }, as
       check: async () => { const d = tmpDir(t, 'basefs-rel-ctl-'); const sock = join(d, 'c.sock'); const srv = await startControlServer(sock, new FsApi(fs)); try { return await new Promise<boolean>((res) => { const c = createConnection(sock); let got = ''; c.on('data', (x) => (got += x)); c.on('error', () => res(/too large/.test(got))); c.on('close', () => res(/too large/.test(got))); const big = Buffer.alloc(1 << 20, 0x61); let n = 0; const pump = () => { while (n < 65 && c.write(big)) n++; if (n < 65) c.once('drain', pump); }; pump(); }); } finally { srv.close(); } } },
   ];
   for (const l of L) {
+    const t0 = Date.now();
     const ok = await l.check();
+    if (process.env.LIMITS_TIMING) console.log(`# ${l.limit}: ${Date.now() - t0} ms`);
     rec.limit({ limit: l.limit, value: l.value, where: l.where, verified: l.how, present: ok });
     assert.ok(ok, l.limit);
   }
