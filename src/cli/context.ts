@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { homeDir, defaultKeyPath, requireFs, controlSocketPath, listNames, readSettings, checkName } from '../node/datadir.ts';
 import { loadKeyFile } from '../crypto/keyfile.ts';
-import type { KeyPair } from '../crypto/keys.ts';
+import { privateKeyToPem, type KeyPair } from '../crypto/keys.ts';
 import { Filesystem } from '../node/filesystem.ts';
 import { FsApi, API_METHODS } from '../node/api.ts';
 import { callControl, controlAlive } from '../node/control.ts';
@@ -31,10 +31,16 @@ export function loadKey(g: Globals): KeyPair {
   return loadKeyFile(keyPath(g));
 }
 
-// The key if there is one: read-only commands work without a key.
+// Whether the user chose a key (--key or BASEFS_KEY) rather than the default one.
+export function explicitKey(g: Globals): boolean {
+  return !!g.key || !!process.env.BASEFS_KEY;
+}
+
+// The key if there is one: read-only commands work without a key. A key the user named must
+// exist.
 export function maybeKey(g: Globals): KeyPair | null {
   const p = keyPath(g);
-  if (!existsSync(p) && !g.key && !process.env.BASEFS_KEY) return null;
+  if (!existsSync(p) && !explicitKey(g)) return null;
   return loadKeyFile(p);
 }
 
@@ -48,8 +54,11 @@ export async function withApi<T>(g: Globals, name: string, fn: (api: Api, remote
   requireFs(h, name);
   const sock = controlSocketPath(h, name);
   if (await controlAlive(sock)) {
+    // Act as the key the user named, not as the node's: its private key goes to the node over
+    // the owner-only control socket for each request and is not kept there.
+    const pem = explicitKey(g) ? privateKeyToPem(loadKey(g).privateKey) : undefined;
     const proxy = {} as Api;
-    for (const m of API_METHODS) (proxy as any)[m] = (...args: unknown[]) => callControl(sock, m, args);
+    for (const m of API_METHODS) (proxy as any)[m] = (...args: unknown[]) => callControl(sock, m, args, undefined, pem);
     return fn(proxy, true);
   }
   const fs = await Filesystem.open(h, name, maybeKey(g));

@@ -14,7 +14,7 @@ export function buildProgram(): Command {
     .description('peer-to-peer filesystem: a signed log of operations, key authority per subtree, FUSE view')
     .version(pkg.version, '-v, --version')
     .option('--data-dir <dir>', 'data directory (env BASEFS_HOME, default ~/.basefs)')
-    .option('--key <path>', 'private key to act as (env BASEFS_KEY, default DATA_DIR/id_ed25519)')
+    .option('--key <path>', 'private key to act as, also through a running node (env BASEFS_KEY, default DATA_DIR/id_ed25519; a named key must exist)')
     .option('--json', 'print data as JSON')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { Filesystem } from './filesystem.ts';
 import { Kind, kindName } from '../log/entry.ts';
-import { formatPublicKey, fingerprint, parsePublicKey } from '../crypto/keys.ts';
+import { formatPublicKey, fingerprint, parsePublicKey, type KeyPair } from '../crypto/keys.ts';
 import { normalizePath, isUnder } from '../log/path.ts';
 import { toHex } from '../crypto/hash.ts';
 import { UserError } from './errors.ts';
@@ -20,6 +20,11 @@ export class FsApi {
   constructor(fs: Filesystem, node: NodeInfo | null = null) {
     this.fs = fs;
     this.node = node;
+  }
+
+  // The same calls, made as `kp` (see Filesystem.actingAs).
+  actingAs(kp: KeyPair): FsApi {
+    return new FsApi(this.fs.actingAs(kp), this.node);
   }
 
   async status() {

@@ -146,6 +146,13 @@ export class Filesystem extends EventEmitter {
     else this.state = new FsState(this.dag);
   }
 
+  // The same filesystem, signing with `kp` instead of the node's key: the control socket uses
+  // it for one request of a CLI that was given --key / BASEFS_KEY. Everything else (log, view,
+  // mutex, events) is shared through the prototype; only `kp` differs.
+  actingAs(kp: KeyPair): Filesystem {
+    return Object.create(this, { kp: { value: kp, writable: false, enumerable: true } }) as Filesystem;
+  }
+
   requireKey(): KeyPair {
     if (!this.kp) throw new UserError('this command needs a private key; create one with basefs genkey or pass --key PATH');
     return this.kp;
