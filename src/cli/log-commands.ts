@@ -1,10 +1,10 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { createKeyFile } from '../crypto/keyfile.ts';
-import { formatPublicKey, fingerprint } from '../crypto/keys.ts';
+import { createKeyFile, loadKeyFile } from '../crypto/keyfile.ts';
+import { formatPublicKey, fingerprint, parsePublicKey, seedOf } from '../crypto/keys.ts';
 import { Filesystem } from '../node/filesystem.ts';
-import { homeDir, defaultPort, listNames, readSettings, checkName, controlSocketPath } from '../node/datadir.ts';
+import { homeDir, defaultKeyPath, defaultPort, listNames, readSettings, checkName, controlSocketPath } from '../node/datadir.ts';
 import { controlAlive } from '../node/control.ts';
 import { UserError } from '../node/errors.ts';
 import { globals, home, keyPath, loadKey, withApi, parseTarget } from './context.ts';
@@ -24,6 +24,28 @@ async function readStdin(): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const c of process.stdin) chunks.push(c as Buffer);
   return Buffer.concat(chunks);
+}
+
+// A "public key" equal to the seed of a private key on this machine (the default key, the one
+// given with --key) would be written into the log and spread to every node: refuse it. The
+// node checks its own key too (FsApi.resolveKey).
+function refuseLocalSeed(g: ReturnType<typeof globals>, key: string): void {
+  let k: Uint8Array;
+  try {
+    k = parsePublicKey(key);
+  } catch {
+    return; // a fingerprint, or refused with its reason by the node
+  }
+  for (const p of new Set([keyPath(g), defaultKeyPath(home(g))])) {
+    if (!existsSync(p)) continue;
+    let kp;
+    try {
+      kp = loadKeyFile(p);
+    } catch {
+      continue;
+    }
+    if (Buffer.from(seedOf(kp.privateKey)).equals(k)) throw new UserError(`that is the private key (seed) of ${p}, not a public key; give its public key (ed25519:...) or fingerprint, as printed by basefs genkey`);
+  }
 }
 
 export function registerLogCommands(program: Command): void {
@@ -178,10 +200,11 @@ export function registerLogCommands(program: Command): void {
 
   program
     .command('grant <key> <target>')
-    .description('let KEY (public key ed25519:... or fingerprint) write and grant under NAME:PATH')
+    .description('let KEY (public key ed25519:... or the fingerprint of a key in the log) write and grant under NAME:PATH; private keys and seeds are refused')
     .action(async (key: string, target: string, _o: unknown, cmd: Command) => {
       const g = globals(cmd);
       const t = parseTarget(g, target);
+      refuseLocalSeed(g, key);
       const r = await withApi(g, t.name, (api) => api.grant(key, t.path));
       out(g.json, r, () => `granted ${r.key} at ${t.name}:${t.path} (entry ${r.id.slice(0, 12)})`);
     });
@@ -192,6 +215,7 @@ export function registerLogCommands(program: Command): void {
     .action(async (key: string, target: string, _o: unknown, cmd: Command) => {
       const g = globals(cmd);
       const t = parseTarget(g, target);
+      refuseLocalSeed(g, key);
       const r = await withApi(g, t.name, (api) => api.revoke(key, t.path));
       out(g.json, r, () => `revoked ${r.key} at ${t.name}:${t.path} (entry ${r.id.slice(0, 12)})`);
     });

@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { Filesystem } from './filesystem.ts';
 import { Kind, kindName } from '../log/entry.ts';
-import { formatPublicKey, fingerprint, parsePublicKey, type KeyPair } from '../crypto/keys.ts';
+import { formatPublicKey, fingerprint, parsePublicKey, seedOf, type KeyPair } from '../crypto/keys.ts';
 import { normalizePath, isUnder } from '../log/path.ts';
-import { toHex } from '../crypto/hash.ts';
+import { toHex, bytesEqual } from '../crypto/hash.ts';
 import { UserError } from './errors.ts';
 
 // Everything the CLI can ask of a filesystem, with JSON-only arguments and results, so the
@@ -116,11 +116,15 @@ export class FsApi {
       if (hits.length > 1) throw new UserError(`fingerprint ${t} matches ${hits.length} keys; give more digits or the full public key`);
       throw new UserError(`no key with fingerprint ${t} appears in ${this.fs.name}'s log; give the full public key (ed25519:...)`);
     }
+    let k: Uint8Array;
     try {
-      return parsePublicKey(t);
+      k = parsePublicKey(t);
     } catch (e) {
       throw new UserError((e as Error).message);
     }
+    // The seed of the signing key given as a "public key" would publish it to every node.
+    if (this.fs.kp && bytesEqual(seedOf(this.fs.kp.privateKey), k)) throw new UserError('that is the private key (seed) of the signing key, not a public key; give the public key (ed25519:...) or its fingerprint, as printed by basefs genkey');
+    return k;
   }
 
   async keys(path?: string) {
