@@ -5,6 +5,7 @@ import { registerMountCommands } from './mount-commands.ts';
 import { registerNetCommands } from './net-commands.ts';
 import { UserError } from '../node/errors.ts';
 import { looksPrivate } from '../crypto/keys.ts';
+import { esc, escLines } from './format.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
 
@@ -18,7 +19,7 @@ export function buildProgram(): Command {
     .option('--key <path>', 'private key to act as, also through a running node (env BASEFS_KEY, default DATA_DIR/id_ed25519; a named key must exist)')
     .option('--json', 'print data as JSON')
     .showHelpAfterError('(run with --help for usage)')
-    .configureOutput({ writeErr: (str) => process.stderr.write(redact(str)) })
+    .configureOutput({ writeErr: (str) => process.stderr.write(escLines(redact(str))) })
     .exitOverride();
   registerLogCommands(program);
   registerMountCommands(program);
@@ -45,12 +46,12 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode;
     if (e instanceof UserError) {
-      process.stderr.write(`basefs: ${redact(e.message)}\n`);
+      process.stderr.write(`basefs: ${esc(redact(e.message))}\n`);
       return 1;
     }
     const err = e as NodeJS.ErrnoException;
-    process.stderr.write(`basefs: ${redact(err.message)}\n`);
-    if (process.env.BASEFS_DEBUG) process.stderr.write(redact(String(err.stack)) + '\n');
+    process.stderr.write(`basefs: ${esc(redact(err.message))}\n`);
+    if (process.env.BASEFS_DEBUG) process.stderr.write(escLines(redact(String(err.stack))) + '\n');
     return 1;
   }
 }

@@ -12,7 +12,7 @@ import type { PullResult } from '../network/sync.ts';
 import { toMultiaddr } from '../network/addr.ts';
 import { globals, home, maybeKey } from './context.ts';
 import { daemonize, nodeLogPath, untilSignal } from './daemon.ts';
-import { out, bytes } from './format.ts';
+import { out, bytes, esc } from './format.ts';
 
 function parseJoin(s: string | undefined, name: string): string[] {
   if (!s) return [];
@@ -144,7 +144,7 @@ export async function getFilesystem(h: string, name: string, addr: string, kp: R
     if (!fs.dag.fsId) throw new UserError(`the peer at ${addr} sent no log for ${name}`);
     const boot = fs.dag.get(fs.dag.fsIdHex)!.entry;
     if (boot.name !== name) throw new UserError(`the log fetched from ${addr} is filesystem "${boot.name}", not "${name}"`);
-    if (total.rejected) process.stderr.write(`basefs: warning: the peer sent ${total.rejected} entries that failed verification (${total.rejectReasons.join('; ')}); they were dropped\n`);
+    if (total.rejected) process.stderr.write(`basefs: warning: the peer sent ${total.rejected} entries that failed verification (${total.rejectReasons.map(esc).join('; ')}); they were dropped\n`);
     if (!total.complete) throw stopped(`the log is incomplete: ${total.incomplete}`);
     // content of every file in the view
     const roots = fs.contentRoots();
