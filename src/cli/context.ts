@@ -8,6 +8,7 @@ import { Filesystem } from '../node/filesystem.ts';
 import { FsApi, API_METHODS } from '../node/api.ts';
 import { callControl, controlAlive } from '../node/control.ts';
 import { UserError } from '../node/errors.ts';
+import { normalizePath } from '../log/path.ts';
 
 export interface Globals {
   dataDir?: string;
@@ -69,12 +70,31 @@ export async function withApi<T>(g: Globals, name: string, fn: (api: Api, remote
   }
 }
 
-// "NAME:PATH", "NAME" (= NAME:/) or a path inside a mounted filesystem.
-export function parseTarget(g: Globals, t: string): { name: string; path: string } {
+// "NAME:PATH" (rather than a path on this machine).
+export function isNamed(t: string): boolean {
   const i = t.indexOf(':');
-  if (i > 0 && !t.startsWith('/') && !t.startsWith('.')) {
-    const path = t.slice(i + 1) || '/';
-    return { name: t.slice(0, i), path: path.startsWith('/') ? path : '/' + path };
+  return i > 0 && !t.startsWith('/') && !t.startsWith('.');
+}
+
+// A path inside a filesystem, the same way for every command: it must start with / (a
+// relative one has nothing to be relative to), and is canonicalized ("//a/./b/" -> "/a/b");
+// "..", NUL and over-long paths are refused. `what` is the user's text, for the message.
+export function fsPath(p: string, what: string): string {
+  if (!p.startsWith('/')) throw new UserError(`${what}: a path inside a filesystem starts with / (e.g. NAME:/${p})`);
+  try {
+    return normalizePath(p);
+  } catch (e) {
+    throw new UserError(`${what}: ${(e as Error).message}`);
+  }
+}
+
+// "NAME:/PATH", "NAME" (= NAME:/) or a path inside a mounted filesystem.
+export function parseTarget(g: Globals, t: string): { name: string; path: string } {
+  if (isNamed(t)) {
+    const i = t.indexOf(':');
+    const name = t.slice(0, i);
+    checkName(name);
+    return { name, path: fsPath(t.slice(i + 1) || '/', t) };
   }
   if (t.startsWith('/') || t.startsWith('.')) {
     const abs = resolve(t);
@@ -83,7 +103,7 @@ export function parseTarget(g: Globals, t: string): { name: string; path: string
       const mp = readSettings(h, name).mountpoint;
       if (mp && (abs === mp || abs.startsWith(mp + '/'))) return { name, path: abs === mp ? '/' : abs.slice(mp.length) };
     }
-    throw new UserError(`${t} is not inside a mounted basefs filesystem; use NAME:PATH`);
+    throw new UserError(`${t} is not inside a mounted basefs filesystem; use NAME:/PATH`);
   }
   checkName(t);
   return { name: t, path: '/' };

@@ -7,7 +7,7 @@ import { Filesystem } from '../node/filesystem.ts';
 import { homeDir, defaultKeyPath, defaultPort, listNames, readSettings, checkName, controlSocketPath } from '../node/datadir.ts';
 import { controlAlive } from '../node/control.ts';
 import { UserError } from '../node/errors.ts';
-import { globals, home, keyPath, loadKey, withApi, parseTarget } from './context.ts';
+import { globals, home, keyPath, loadKey, withApi, parseTarget, isNamed, fsPath } from './context.ts';
 import { out, bytes, modeString, table, esc } from './format.ts';
 
 function parseAddrs(s: string | undefined): string[] {
@@ -192,7 +192,7 @@ export function registerLogCommands(program: Command): void {
     .action(async (from: string, to: string, _o: unknown, cmd: Command) => {
       const g = globals(cmd);
       const a = parseTarget(g, from);
-      const b = to.includes(':') ? parseTarget(g, to) : { name: a.name, path: to };
+      const b = isNamed(to) ? parseTarget(g, to) : { name: a.name, path: fsPath(to, to) };
       if (b.name !== a.name) throw new UserError('cannot move between filesystems');
       const r = await withApi(g, a.name, (api) => api.mv(a.path, b.path));
       out(g.json, r, () => '');
@@ -206,7 +206,7 @@ export function registerLogCommands(program: Command): void {
       const t = parseTarget(g, target);
       refuseLocalSeed(g, key);
       const r = await withApi(g, t.name, (api) => api.grant(key, t.path));
-      out(g.json, r, () => `granted ${r.key} at ${t.name}:${t.path} (entry ${r.id.slice(0, 12)})`);
+      out(g.json, r, () => `granted ${r.key} (${r.fingerprint}) write and grant rights at ${t.name}:${esc(r.path)} and below (entry ${r.id.slice(0, 12)})`);
     });
 
   program
@@ -217,7 +217,7 @@ export function registerLogCommands(program: Command): void {
       const t = parseTarget(g, target);
       refuseLocalSeed(g, key);
       const r = await withApi(g, t.name, (api) => api.revoke(key, t.path));
-      out(g.json, r, () => `revoked ${r.key} at ${t.name}:${t.path} (entry ${r.id.slice(0, 12)})`);
+      out(g.json, r, () => `revoked ${r.key} (${r.fingerprint}): its grant${r.removed.length === 1 ? '' : 's'} at ${r.removed.map((p: string) => `${t.name}:${esc(p)}`).join(', ')} (revoke entry ${r.id.slice(0, 12)} at ${t.name}:${esc(r.path)})`);
     });
 
   program

@@ -94,12 +94,14 @@ export class FsApi {
 
   async grant(key: string, path: string) {
     const k = this.resolveKey(key);
-    return { id: (await this.fs.grant(k, path)).idHex, key: formatPublicKey(k) };
+    const e = await this.fs.grant(k, path);
+    return { id: e.idHex, key: formatPublicKey(k), fingerprint: fingerprint(k), path: e.path };
   }
 
   async revoke(key: string, path: string) {
     const k = this.resolveKey(key);
-    return { id: (await this.fs.revoke(k, path)).idHex, key: formatPublicKey(k) };
+    const e = await this.fs.revoke(k, path);
+    return { id: e.idHex, key: formatPublicKey(k), fingerprint: fingerprint(k), path: e.path, removed: this.fs.removedBy(e.idHex) };
   }
 
   // A public key, or a fingerprint of a key the log already knows.
