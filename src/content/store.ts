@@ -800,8 +800,8 @@ export class ChunkStore {
   }
 
   // Size of the content, from its chunk list.
-  async size(root: Uint8Array): Promise<number> {
-    return (await this.loadList(root)).size;
+  async size(root: Uint8Array, label?: string): Promise<number> {
+    return (await this.loadList(root, label)).size;
   }
 
   async missing(root: Uint8Array): Promise<string[]> {

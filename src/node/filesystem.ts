@@ -11,7 +11,7 @@ import { fingerprint, type KeyPair } from '../crypto/keys.ts';
 import { LogStore } from '../storage/logstore.ts';
 import { ChunkStore, type ContentRef } from '../content/store.ts';
 import { FsState, type Inode } from '../view/state.ts';
-import { AuthorityError, UserError } from './errors.ts';
+import { AuthorityError, UserError, sizeMismatch } from './errors.ts';
 import { Mutex } from './mutex.ts';
 import { ensureDir, fsDir } from './datadir.ts';
 import { RefusedAudit } from './audit.ts';
@@ -317,7 +317,10 @@ export class Filesystem extends EventEmitter {
     if (!n) throw new UserError(`no such file: ${this.name}:${p}`, 'ENOENT');
     if (n.type === 'dir') throw new UserError(`is a directory: ${this.name}:${p}`, 'EISDIR');
     if (n.type === 'symlink') return Buffer.from(n.target);
-    return this.content.readAll(n.root!, `${this.name}:${p}`);
+    const label = `${this.name}:${p}`;
+    const actual = await this.content.size(n.root!, label);
+    if (actual !== n.size) throw sizeMismatch(label, n.size, actual);
+    return this.content.readAll(n.root!, label);
   }
 
   async mkdir(path: string, mode = 0o755): Promise<Entry> {
