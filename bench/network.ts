@@ -171,7 +171,7 @@ async function bigLogBenches(kp: KeyPair, base: string, lines: string[]): Promis
     try {
       await waitFor('the serving node', () => callControl(controlSocketPath(hb, 'bignet'), 'status', [], 5000).then(() => true), 120_000, 300);
       const hc = join(base, 'c');
-      const g = spawnSync(BIN, ['--data-dir', hc, '--json', 'get', 'bignet', `127.0.0.1:${port}`], { encoding: 'utf8', timeout: 900_000 });
+      const g = spawnSync(BIN, ['--data-dir', hc, '--json', 'get', 'bignet', `127.0.0.1:${port}`, '--yes'], { encoding: 'utf8', timeout: 900_000 });
       if (g.status !== 0) throw new Error(`get failed: ${g.stderr} ${srvErr}`);
       const s = JSON.parse(g.stdout);
       lines.push(`### \`basefs get\` of a ${(N + 2).toLocaleString('en')}-entry log (loopback TCP, every entry verified and applied)`, '',

@@ -1,8 +1,25 @@
-// Human output helpers; --json prints the raw data instead.
+// Terminal safety: paths, names, keys, labels and peers' messages come from other people; a
+// control character in them (ESC ] 0; sets the title, ESC [2J clears the screen, a newline fakes
+// a line) would act on the terminal. esc() shows every C0/DEL/C1 control as \xNN (and a
+// backslash as \\, so the escaped form is unambiguous); use it on every such field. out() and
+// the error printer also escape whatever controls are left except the newlines between lines.
+const CONTROL = /[\x00-\x1f\x7f-\x9f\\]/g;
+const CONTROL_BUT_NL = /[\x00-\x09\x0b-\x1f\x7f-\x9f]/g;
+const hex = (c: string) => (c === '\\' ? '\\\\' : '\\x' + c.charCodeAt(0).toString(16).padStart(2, '0'));
+
+export function esc(s: unknown): string {
+  return String(s ?? '').replace(CONTROL, hex);
+}
+
+export function escLines(s: string): string {
+  return s.replace(CONTROL_BUT_NL, hex);
+}
+
+// Human output helpers; --json prints the raw data instead (JSON escapes controls itself).
 export function out(json: boolean | undefined, data: unknown, human: () => string): void {
   if (json) process.stdout.write(JSON.stringify(data, null, 2) + '\n');
   else {
-    const s = human();
+    const s = escLines(human());
     if (s) process.stdout.write(s.endsWith('\n') ? s : s + '\n');
   }
 }

@@ -1,14 +1,14 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { createKeyFile } from '../crypto/keyfile.ts';
-import { formatPublicKey, fingerprint } from '../crypto/keys.ts';
+import { createKeyFile, loadKeyFile } from '../crypto/keyfile.ts';
+import { formatPublicKey, fingerprint, parsePublicKey, seedOf } from '../crypto/keys.ts';
 import { Filesystem } from '../node/filesystem.ts';
-import { homeDir, defaultPort, listNames, readSettings, checkName, controlSocketPath } from '../node/datadir.ts';
+import { homeDir, defaultKeyPath, defaultPort, listNames, readSettings, checkName, controlSocketPath } from '../node/datadir.ts';
 import { controlAlive } from '../node/control.ts';
 import { UserError } from '../node/errors.ts';
-import { globals, home, keyPath, loadKey, withApi, parseTarget } from './context.ts';
-import { out, bytes, modeString, table } from './format.ts';
+import { globals, home, keyPath, loadKey, withApi, parseTarget, isNamed, fsPath } from './context.ts';
+import { out, bytes, modeString, table, esc } from './format.ts';
 
 function parseAddrs(s: string | undefined): string[] {
   if (!s) return [];
@@ -26,6 +26,28 @@ async function readStdin(): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+// A "public key" equal to the seed of a private key on this machine (the default key, the one
+// given with --key) would be written into the log and spread to every node: refuse it. The
+// node checks its own key too (FsApi.resolveKey).
+function refuseLocalSeed(g: ReturnType<typeof globals>, key: string): void {
+  let k: Uint8Array;
+  try {
+    k = parsePublicKey(key);
+  } catch {
+    return; // a fingerprint, or refused with its reason by the node
+  }
+  for (const p of new Set([keyPath(g), defaultKeyPath(home(g))])) {
+    if (!existsSync(p)) continue;
+    let kp;
+    try {
+      kp = loadKeyFile(p);
+    } catch {
+      continue;
+    }
+    if (Buffer.from(seedOf(kp.privateKey)).equals(k)) throw new UserError(`that is the private key (seed) of ${p}, not a public key; give its public key (ed25519:...) or fingerprint, as printed by basefs genkey`);
+  }
+}
+
 export function registerLogCommands(program: Command): void {
   program
     .command('genkey [path]')
@@ -35,7 +57,7 @@ export function registerLogCommands(program: Command): void {
       const g = globals(cmd);
       const p = path ? resolve(path) : keyPath(g);
       const kp = createKeyFile(p, !!o.force);
-      out(g.json, { path: p, publicKey: formatPublicKey(kp.publicKey), fingerprint: fingerprint(kp.publicKey) }, () => `${formatPublicKey(kp.publicKey)}\nfingerprint ${fingerprint(kp.publicKey)}\nprivate key written to ${p} (mode 0600)`);
+      out(g.json, { path: p, publicKey: formatPublicKey(kp.publicKey), fingerprint: fingerprint(kp.publicKey) }, () => `${formatPublicKey(kp.publicKey)}\nfingerprint ${fingerprint(kp.publicKey)}\nprivate key written to ${esc(p)} (mode 0600)`);
     });
 
   program
@@ -72,7 +94,7 @@ export function registerLogCommands(program: Command): void {
         }
       }
       out(g.json, rows, () => rows.length === 0 ? `no filesystems in ${h}; create one with basefs bootstrap NAME` :
-        table([['NAME', 'ID', 'PORT', 'MOUNT', 'MEMBERS', 'ENTRIES', 'SIZE', 'LAST UPDATE'], ...rows.map((r: any) => r.error ? [r.name, 'error: ' + r.error] : [r.name, r.fsId.slice(0, 16), String(r.port), r.mountpoint && r.running ? r.mountpoint : '-', String(r.members), String(r.entries), bytes(r.bytesStored), r.lastUpdate ?? '-'])]));
+        table([['NAME', 'ID', 'PORT', 'MOUNT', 'MEMBERS', 'ENTRIES', 'SIZE', 'LAST UPDATE'], ...rows.map((r: any) => r.error ? [r.name, 'error: ' + esc(r.error)] : [r.name, r.fsId, String(r.port), r.mountpoint && r.running ? esc(r.mountpoint) : '-', String(r.members), String(r.entries), bytes(r.bytesStored), r.lastUpdate ?? '-'])]));
     });
 
   program
@@ -82,7 +104,7 @@ export function registerLogCommands(program: Command): void {
       const g = globals(cmd);
       const st = await withApi(g, name, (api) => api.status());
       out(g.json, st, () => [
-        `name        ${st.name}`, `fsId        ${st.fsId}`, `entries     ${st.entries}${st.parked ? ` (+${st.parked} waiting for deps)` : ''}`,
+        `name        ${esc(st.name)}`, `fsId        ${st.fsId}`, `entries     ${st.entries}${st.parked ? ` (+${st.parked} waiting for deps)` : ''}`,
         `heads       ${st.heads.map((h: string) => h.slice(0, 16)).join(' ')}`, `viewDigest  ${st.viewDigest}`,
         `node        ${st.running ? 'running' : 'not running'}`, `members     ${st.members.length}${st.members.length ? ` (${st.members.filter((m: any) => m.connected).length} connected: ${st.members.map((m: any) => m.peerId.slice(-8) + (m.connected ? "" : " (gone)")).join(", ")})` : ""}`, `stored      ${bytes(st.bytesStored)}`].join('\n'));
     });
@@ -99,7 +121,7 @@ export function registerLogCommands(program: Command): void {
         for (const r of rows) for (const d of r.deps) children.set(d, (children.get(d) ?? 0) + 1);
         return rows.map((r: any) => {
           const mark = !r.valid ? '!' : r.inView ? '*' : ' ';
-          const what = r.kind === 'RENAME' ? `${r.path} -> ${r.target}` : r.kind === 'GRANT' || r.kind === 'REVOKE' ? `${r.key} at ${r.path}` : r.name ? `${r.path} ${r.name}` : r.path;
+          const what = r.kind === 'RENAME' ? `${esc(r.path)} -> ${esc(r.target)}` : r.kind === 'GRANT' || r.kind === 'REVOKE' ? `${r.key} at ${esc(r.path)}` : r.name ? `${esc(r.path)} ${esc(r.name)}` : esc(r.path);
           const merge = r.deps.length > 1 ? `  (merge of ${r.deps.map((d: string) => d.slice(0, 8)).join(', ')})` : '';
           return `${mark} ${'  '.repeat(Math.min(r.height, 0))}${r.id.slice(0, 12)} h${r.height} ${r.kind.padEnd(9)} ${what}  by ${r.author}${merge}`;
         }).join('\n');
@@ -114,7 +136,7 @@ export function registerLogCommands(program: Command): void {
       const g = globals(cmd);
       const t = parseTarget(g, target);
       const rows = await withApi(g, t.name, (api) => api.ls(t.path));
-      out(g.json, rows, () => o.l ? table(rows.map((r: any) => [modeString(r.type, r.mode), String(r.size), new Date(r.mtime).toISOString(), r.name + (r.type === 'dir' ? '/' : '') + (r.target ? ` -> ${r.target}` : '')])) : rows.map((r: any) => r.name + (r.type === 'dir' ? '/' : '')).join('\n'));
+      out(g.json, rows, () => o.l ? table(rows.map((r: any) => [modeString(r.type, r.mode), String(r.size), new Date(r.mtime).toISOString(), esc(r.name) + (r.type === 'dir' ? '/' : '') + (r.target ? ` -> ${esc(r.target)}` : '')])) : rows.map((r: any) => esc(r.name) + (r.type === 'dir' ? '/' : '')).join('\n'));
     });
 
   program
@@ -139,7 +161,7 @@ export function registerLogCommands(program: Command): void {
       if (file && !existsSync(file)) throw new UserError(`no such file: ${file}`);
       const src = file ? { file: resolve(file) } : { base64: (await readStdin()).toString('base64') };
       const r = await withApi(g, t.name, (api) => api.write(t.path, src, mode));
-      out(g.json, r, () => `wrote ${t.name}:${t.path} (${bytes(r.size)}, entry ${r.id.slice(0, 12)})`);
+      out(g.json, r, () => `wrote ${t.name}:${esc(t.path)} (${bytes(r.size)}, entry ${r.id.slice(0, 12)})`);
     });
 
   program
@@ -170,7 +192,7 @@ export function registerLogCommands(program: Command): void {
     .action(async (from: string, to: string, _o: unknown, cmd: Command) => {
       const g = globals(cmd);
       const a = parseTarget(g, from);
-      const b = to.includes(':') ? parseTarget(g, to) : { name: a.name, path: to };
+      const b = isNamed(to) ? parseTarget(g, to) : { name: a.name, path: fsPath(to, to) };
       if (b.name !== a.name) throw new UserError('cannot move between filesystems');
       const r = await withApi(g, a.name, (api) => api.mv(a.path, b.path));
       out(g.json, r, () => '');
@@ -178,12 +200,13 @@ export function registerLogCommands(program: Command): void {
 
   program
     .command('grant <key> <target>')
-    .description('let KEY (public key ed25519:... or fingerprint) write and grant under NAME:PATH')
+    .description('let KEY (public key ed25519:... or the fingerprint of a key in the log) write and grant under NAME:PATH; private keys and seeds are refused')
     .action(async (key: string, target: string, _o: unknown, cmd: Command) => {
       const g = globals(cmd);
       const t = parseTarget(g, target);
+      refuseLocalSeed(g, key);
       const r = await withApi(g, t.name, (api) => api.grant(key, t.path));
-      out(g.json, r, () => `granted ${r.key} at ${t.name}:${t.path} (entry ${r.id.slice(0, 12)})`);
+      out(g.json, r, () => `granted ${r.key} (${r.fingerprint}) write and grant rights at ${t.name}:${esc(r.path)} and below (entry ${r.id.slice(0, 12)})`);
     });
 
   program
@@ -192,8 +215,9 @@ export function registerLogCommands(program: Command): void {
     .action(async (key: string, target: string, _o: unknown, cmd: Command) => {
       const g = globals(cmd);
       const t = parseTarget(g, target);
+      refuseLocalSeed(g, key);
       const r = await withApi(g, t.name, (api) => api.revoke(key, t.path));
-      out(g.json, r, () => `revoked ${r.key} at ${t.name}:${t.path} (entry ${r.id.slice(0, 12)})`);
+      out(g.json, r, () => `revoked ${r.key} (${r.fingerprint}): its grant${r.removed.length === 1 ? '' : 's'} at ${r.removed.map((p: string) => `${t.name}:${esc(p)}`).join(', ')} (revoke entry ${r.id.slice(0, 12)} at ${t.name}:${esc(r.path)})`);
     });
 
   program
@@ -203,7 +227,7 @@ export function registerLogCommands(program: Command): void {
       const g = globals(cmd);
       const t = parseTarget(g, target);
       const rows = await withApi(g, t.name, (api) => api.keys(t.path === '/' ? undefined : t.path));
-      out(g.json, rows, () => table([['PATH', 'RANK', 'FINGERPRINT', 'KEY', 'GRANTED BY', 'STATE'], ...rows.map((r: any) => [r.path, String(r.rank), r.fingerprint, r.key, r.grantedBy ?? '(bootstrap)', r.revokedBy ? `revoked by ${r.revokedBy.slice(0, 12)}` : 'active'])]));
+      out(g.json, rows, () => table([['PATH', 'RANK', 'FINGERPRINT', 'KEY', 'GRANTED BY', 'STATE'], ...rows.map((r: any) => [esc(r.path), String(r.rank), r.fingerprint, r.key, r.grantedBy ?? '(bootstrap)', r.revokedBy ? `revoked by ${r.revokedBy.slice(0, 12)}` : 'active'])]));
     });
 
   program
@@ -213,7 +237,7 @@ export function registerLogCommands(program: Command): void {
       const g = globals(cmd);
       const t = parseTarget(g, target);
       const rows = await withApi(g, t.name, (api) => api.log(t.path));
-      out(g.json, rows, () => rows.length === 0 ? `no history for ${t.name}:${t.path}` : rows.map((r: any) => `${r.winner ? '*' : r.valid ? ' ' : '!'} ${r.id.slice(0, 12)} ${r.kind.padEnd(8)} ${r.time} by ${r.author} rank ${r.rank ?? '-'} h${r.height}${r.size !== undefined ? ` ${bytes(r.size)}` : ''}${r.target ? ` -> ${r.target}` : ''}  ${r.why}`).join('\n'));
+      out(g.json, rows, () => rows.length === 0 ? `no history for ${t.name}:${esc(t.path)}` : rows.map((r: any) => `${r.winner ? '*' : r.valid ? ' ' : '!'} ${r.id.slice(0, 12)} ${r.kind.padEnd(8)} ${r.time} by ${r.author} rank ${r.rank ?? '-'} h${r.height}${r.size !== undefined ? ` ${bytes(r.size)}` : ''}${r.target ? ` -> ${esc(r.target)}` : ''}  ${esc(r.why)}`).join('\n'));
     });
 
   program
@@ -223,7 +247,7 @@ export function registerLogCommands(program: Command): void {
       const g = globals(cmd);
       const t = parseTarget(g, target);
       const r = await withApi(g, t.name, (api) => api.revert(t.path, rev));
-      out(g.json, r, () => `restored ${t.name}:${t.path} from ${rev} (entry ${r.id.slice(0, 12)})`);
+      out(g.json, r, () => `restored ${t.name}:${esc(t.path)} from ${esc(rev)} (entry ${r.id.slice(0, 12)})`);
     });
 
   program
@@ -232,7 +256,7 @@ export function registerLogCommands(program: Command): void {
     .action(async (name: string, label: string, _o: unknown, cmd: Command) => {
       const g = globals(cmd);
       const r = await withApi(g, name, (api) => api.snapshot(label));
-      out(g.json, r, () => `snapshot ${label} = entry ${r.id.slice(0, 12)}`);
+      out(g.json, r, () => `snapshot ${esc(label)} = entry ${r.id.slice(0, 12)}`);
     });
 
   program
@@ -260,7 +284,7 @@ export function registerLogCommands(program: Command): void {
     .action(async (name: string, _o: unknown, cmd: Command) => {
       const g = globals(cmd);
       const rows = await withApi(g, name, (api) => api.members());
-      out(g.json, rows, () => rows.length === 0 ? 'no members seen yet' : table([['PEER', 'CONNECTED', 'LAST SEEN', 'ADDRESSES'], ...rows.map((r: any) => [r.peerId, r.connected ? 'yes' : 'no', r.lastSeen ? new Date(r.lastSeen).toISOString() : '-', (r.addrs ?? []).join(' ')])]));
+      out(g.json, rows, () => rows.length === 0 ? 'no members seen yet' : table([['PEER', 'CONNECTED', 'LAST SEEN', 'ADDRESSES'], ...rows.map((r: any) => [esc(r.peerId), r.connected ? 'yes' : 'no', r.lastSeen ? new Date(r.lastSeen).toISOString() : '-', (r.addrs ?? []).map(esc).join(' ')])]));
     });
 
   void homeDir;

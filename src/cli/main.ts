@@ -4,6 +4,8 @@ import { registerLogCommands } from './log-commands.ts';
 import { registerMountCommands } from './mount-commands.ts';
 import { registerNetCommands } from './net-commands.ts';
 import { UserError } from '../node/errors.ts';
+import { looksPrivate } from '../crypto/keys.ts';
+import { esc, escLines } from './format.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
 
@@ -14,9 +16,10 @@ export function buildProgram(): Command {
     .description('peer-to-peer filesystem: a signed log of operations, key authority per subtree, FUSE view')
     .version(pkg.version, '-v, --version')
     .option('--data-dir <dir>', 'data directory (env BASEFS_HOME, default ~/.basefs)')
-    .option('--key <path>', 'private key to act as (env BASEFS_KEY, default DATA_DIR/id_ed25519)')
+    .option('--key <path>', 'private key to act as, also through a running node (env BASEFS_KEY, default DATA_DIR/id_ed25519; a named key must exist)')
     .option('--json', 'print data as JSON')
     .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ writeErr: (str) => process.stderr.write(escLines(redact(str))) })
     .exitOverride();
   registerLogCommands(program);
   registerMountCommands(program);
@@ -24,7 +27,18 @@ export function buildProgram(): Command {
   return program;
 }
 
+// No message may carry key material: PEM blocks are cut out of anything written to stderr.
+export function redact(s: string): string {
+  return s.replace(/-----BEGIN[^]*?(?:-----END[^-]*-----|$)/g, '[private key removed]').replace(/[^\n]*PRIVATE KEY[^\n]*/g, '[private key removed]');
+}
+
 export async function main(argv: string[]): Promise<number> {
+  // A private key pasted as an argument is refused before the option parser can echo it back.
+  const i = argv.slice(2).findIndex((a) => looksPrivate(a));
+  if (i >= 0) {
+    process.stderr.write(`basefs: argument ${i + 1} is a private key; basefs never takes private keys on the command line (use --key PATH for the key to act as; grant and revoke take the public key ed25519:... or its fingerprint)\n`);
+    return 2;
+  }
   const program = buildProgram();
   try {
     await program.parseAsync(argv);
@@ -32,12 +46,12 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode;
     if (e instanceof UserError) {
-      process.stderr.write(`basefs: ${e.message}\n`);
+      process.stderr.write(`basefs: ${esc(redact(e.message))}\n`);
       return 1;
     }
     const err = e as NodeJS.ErrnoException;
-    process.stderr.write(`basefs: ${err.message}\n`);
-    if (process.env.BASEFS_DEBUG) process.stderr.write(String(err.stack) + '\n');
+    process.stderr.write(`basefs: ${esc(redact(err.message))}\n`);
+    if (process.env.BASEFS_DEBUG) process.stderr.write(escLines(redact(String(err.stack))) + '\n');
     return 1;
   }
 }

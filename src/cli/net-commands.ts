@@ -8,11 +8,23 @@ import { callControl, controlAlive } from '../node/control.ts';
 import { startNode } from '../node/runtime.ts';
 import { UserError } from '../node/errors.ts';
 import { startNetwork, type NetNode } from '../network/node.ts';
-import type { PullResult } from '../network/sync.ts';
+import { FsIdMismatchError, type PullResult } from '../network/sync.ts';
+import { formatPublicKey, fingerprint } from '../crypto/keys.ts';
+import { createInterface } from 'node:readline/promises';
 import { toMultiaddr } from '../network/addr.ts';
 import { globals, home, maybeKey } from './context.ts';
 import { daemonize, nodeLogPath, untilSignal } from './daemon.ts';
-import { out, bytes } from './format.ts';
+import { out, bytes, esc, escLines } from './format.ts';
+
+// A yes/no question on the terminal (stdin and stderr), default no.
+async function askTerminal(q: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y(es)?$/i.test((await rl.question(q)).trim());
+  } finally {
+    rl.close();
+  }
+}
 
 function parseJoin(s: string | undefined, name: string): string[] {
   if (!s) return [];
@@ -96,19 +108,39 @@ export interface GetSummary {
 
 // `basefs get`: fetch and verify a whole log (and the content of the files in its view) from
 // one peer. Resumable: a rerun offers what is already stored and fetches the rest.
-export async function getFilesystem(h: string, name: string, addr: string, kp: ReturnType<typeof maybeKey>, quiet: boolean, timeoutSec = 1800): Promise<GetSummary> {
+// Which filesystem `get` may accept: pinned by id, confirmed on the terminal, or (--yes)
+// whatever the peer serves under that name.
+export interface Trust {
+  id?: string; // full fsId, 64 hex digits
+  yes?: boolean;
+  ask?: (q: string) => Promise<boolean>; // a terminal to ask on
+}
+
+export function parseFsId(s: string | undefined): string | undefined {
+  if (s === undefined) return undefined;
+  const t = s.trim().toLowerCase();
+  if (!/^[0-9a-f]{64}$/.test(t)) throw new UserError(`bad --id: give the full filesystem id (64 hex digits) as shown by basefs status NAME on a machine that has it`);
+  return t;
+}
+
+export async function getFilesystem(h: string, name: string, addr: string, kp: ReturnType<typeof maybeKey>, quiet: boolean, timeoutSec = 1800, trust: Trust = { yes: true }): Promise<GetSummary> {
   checkName(name);
   if (await controlAlive(controlSocketPath(h, name))) throw new UserError(`a node is running for ${name}; it fetches from its peers by itself (see basefs members ${name}), or stop it first`);
   const dir = fsDir(h, name);
   const existed = existsSync(join(dir, 'log'));
   const fs = await Filesystem.open(h, name, kp, { allowEmpty: true });
   let net: NetNode | null = null;
+  let discard = false; // a new log we were not told to trust is removed, not kept
   const t0 = Date.now();
   try {
     if (fs.dag.fsId) {
       const bn = fs.dag.get(fs.dag.fsIdHex)!.entry.name;
       if (bn !== name) throw new UserError(`local filesystem ${name} holds the log of "${bn}"; it cannot be mixed with another`);
+      if (trust.id && trust.id !== fs.dag.fsIdHex) throw new UserError(`local filesystem ${name} is id ${fs.dag.fsIdHex}, not ${trust.id}; it cannot be mixed with another`);
+    } else if (!trust.id && !trust.yes && !trust.ask) {
+      throw new UserError(`basefs get ${name} ${addr} would accept any filesystem the peer calls "${name}"; pin the one you mean with --id FSID (shown by basefs status ${name} or basefs list on a machine that has it), or pass --yes to trust the peer (on a terminal basefs asks instead)`);
     }
+    const pinned = !fs.dag.fsId ? trust.id : undefined;
     net = await startNetwork(fs, { port: 0, host: '0.0.0.0', join: [], mdns: false, home: h, listen: false, fetchContent: false, autoConnect: false });
     let peer: string;
     try {
@@ -127,6 +159,7 @@ export async function getFilesystem(h: string, name: string, addr: string, kp: R
       if (Date.now() >= deadline) throw stopped(`the overall timeout (${timeoutSec} s) passed`);
       const r = await net.syncWith(peer, {
         expectName: name,
+        ...(pinned ? { expectFsId: pinned } : {}),
         timeoutMs: 120_000,
         sessionMs: deadline - Date.now(),
         onHello: () => {},
@@ -144,7 +177,21 @@ export async function getFilesystem(h: string, name: string, addr: string, kp: R
     if (!fs.dag.fsId) throw new UserError(`the peer at ${addr} sent no log for ${name}`);
     const boot = fs.dag.get(fs.dag.fsIdHex)!.entry;
     if (boot.name !== name) throw new UserError(`the log fetched from ${addr} is filesystem "${boot.name}", not "${name}"`);
-    if (total.rejected) process.stderr.write(`basefs: warning: the peer sent ${total.rejected} entries that failed verification (${total.rejectReasons.join('; ')}); they were dropped\n`);
+    if (!existed) {
+      // The id is the hash of the bootstrap entry, so it names the root key and the whole log.
+      const who = `filesystem ${name}\n  id        ${fs.dag.fsIdHex}\n  root key  ${formatPublicKey(boot.author)} (fingerprint ${fingerprint(boot.author)})`;
+      if (pinned && fs.dag.fsIdHex !== pinned) {
+        discard = true;
+        throw new UserError(`the peer at ${addr} served filesystem id ${fs.dag.fsIdHex}, not the id you pinned (${pinned}); nothing was kept`);
+      }
+      if (!pinned && !trust.yes) {
+        if (!(await trust.ask!(`${escLines(who)}\nserved by ${esc(addr)}. Trust it (the root key decides who may write)? [y/N] `))) {
+          discard = true;
+          throw new UserError(`not trusted; nothing was kept. Compare the id with basefs status ${name} on a machine you trust and pass it with --id`);
+        }
+      } else if (!pinned && !quiet) process.stderr.write(`basefs: trusting (--yes) ${escLines(who)}\n`);
+    }
+    if (total.rejected) process.stderr.write(`basefs: warning: the peer sent ${total.rejected} entries that failed verification (${total.rejectReasons.map(esc).join('; ')}); they were dropped\n`);
     if (!total.complete) throw stopped(`the log is incomplete: ${total.incomplete}`);
     // content of every file in the view
     const roots = fs.contentRoots();
@@ -173,7 +220,7 @@ export async function getFilesystem(h: string, name: string, addr: string, kp: R
     net = null;
     const empty = fs.dag.size === 0;
     await fs.close();
-    if (!existed && empty) {
+    if (!existed && (empty || discard || e instanceof FsIdMismatchError)) {
       rmSync(dir, { recursive: true, force: true });
       const parent = join(h, 'fs');
       try { if (readdirSync(parent).length === 0) rmSync(parent, { recursive: true }); } catch { /* keep */ }
@@ -190,15 +237,18 @@ export async function getFilesystem(h: string, name: string, addr: string, kp: R
 export function registerNetCommands(program: Command): void {
   program
     .command('get <name> <addr>')
-    .description('fetch the whole log of NAME and its content from a peer (ADDR: ip, ip:port or multiaddr), verifying every entry; resumable')
+    .description('fetch the whole log of NAME and its content from a peer (ADDR: ip, ip:port or multiaddr), verifying every entry; resumable. Pin the filesystem with --id FSID; without it basefs shows the id and root key and asks (on a terminal) or needs --yes')
     .option('-q, --quiet', 'no progress output')
     .option('--timeout <seconds>', 'give up after this long in all (what was fetched is kept)', '1800')
-    .action(async (name: string, addr: string, o: { quiet?: boolean; timeout: string }, cmd: Command) => {
+    .option('--id <fsid>', 'accept only the filesystem with this id (64 hex digits, from basefs status NAME or basefs list on a machine that has it)')
+    .option('-y, --yes', 'accept whatever filesystem the peer serves under NAME (without --id, and not on a terminal)')
+    .action(async (name: string, addr: string, o: { quiet?: boolean; timeout: string; id?: string; yes?: boolean }, cmd: Command) => {
       const g = globals(cmd);
       const h = home(g);
       const secs = Number(o.timeout);
       if (!Number.isFinite(secs) || secs <= 0) throw new UserError(`--timeout must be a positive number of seconds, not "${o.timeout}"`);
-      const s = await getFilesystem(h, name, addr, maybeKey(g), !!o.quiet || !!g.json, secs);
+      const trust: Trust = { id: parseFsId(o.id), yes: !!o.yes, ask: process.stdin.isTTY && process.stderr.isTTY ? askTerminal : undefined };
+      const s = await getFilesystem(h, name, addr, maybeKey(g), !!o.quiet || !!g.json, secs, trust);
       out(g.json, s, () => [
         `fetched ${name} from ${addr}: ${s.entries} entries (${s.accepted} new, ${s.entriesPerSec.toFixed(0)}/s), ${s.files} files (${bytes(s.contentBytes)} transferred) in ${s.seconds.toFixed(1)} s`,
         `  id ${s.fsId}`,

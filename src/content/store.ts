@@ -5,7 +5,8 @@
 // Durability rule: write*() and putChunk() resolve only after the bytes they added (and the
 // pack file they went into) are fdatasync'ed, so a caller may log a WRITE entry right after.
 // Concurrent writers share fsyncs (group commit). See docs/CONTENT.md.
-import { open, mkdir, readdir, readFile, rename, unlink, writeFile as fsWriteFile, stat } from 'node:fs/promises';
+import { writeFileAtomicAsync } from '../crypto/atomic.ts';
+import { open, mkdir, readdir, readFile, unlink, writeFile as fsWriteFile, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { crc32 } from 'node:zlib';
@@ -763,15 +764,7 @@ export class ChunkStore {
 
   private async writeIdxFile(pack: Pack, covered: number, entries: IdxEntry[]): Promise<void> {
     const final = join(this.packDir, idxName(pack.no));
-    const tmp = final + '.tmp';
-    const fh = await open(tmp, 'w');
-    try {
-      await fh.writeFile(encodeIdx(covered, entries));
-      await fh.datasync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, final);
+    await writeFileAtomicAsync(final, encodeIdx(covered, entries), 0o600);
     await syncDir(this.packDir);
     pack.idxCovered = covered;
     pack.idxStale = false;
@@ -807,8 +800,8 @@ export class ChunkStore {
   }
 
   // Size of the content, from its chunk list.
-  async size(root: Uint8Array): Promise<number> {
-    return (await this.loadList(root)).size;
+  async size(root: Uint8Array, label?: string): Promise<number> {
+    return (await this.loadList(root, label)).size;
   }
 
   async missing(root: Uint8Array): Promise<string[]> {

@@ -1,25 +1,10 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync, existsSync } from 'node:fs';
-import { dirname, basename, join } from 'node:path';
+import { readFileSync, statSync, existsSync } from 'node:fs';
+import { writeFileAtomic } from './atomic.ts';
 import { generateKeyPair, keyPairFromPrivate, privateKeyFromPem, privateKeyToPem, type KeyPair } from './keys.ts';
 import { UserError } from '../node/errors.ts';
 
-// Write via temp file + fsync + rename so a crash never leaves a half-written key.
-export function writeFileAtomic(path: string, data: string | Uint8Array, mode: number): void {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}`);
-  const fd = openSync(tmp, 'w', mode);
-  try {
-    writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-  try {
-    const dfd = openSync(dirname(path), 'r');
-    try { fsyncSync(dfd); } finally { closeSync(dfd); }
-  } catch { /* some filesystems cannot fsync a directory */ }
-}
+// Written atomically (crash-safe, and the temp file is exclusive and private: see atomic.ts).
+export { writeFileAtomic } from './atomic.ts';
 
 export function createKeyFile(path: string, force: boolean): KeyPair {
   if (existsSync(path) && !force) {

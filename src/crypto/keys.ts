@@ -55,15 +55,27 @@ export function fingerprint(raw: Uint8Array): string {
   return toHex(sha256(raw)).slice(0, 16);
 }
 
+// Only the printed public form "ed25519:<base64url>" (fingerprints are resolved against the
+// log by the caller). Refused: PEM private keys and 64 hex digits (the form a raw Ed25519 seed
+// is usually written in). Messages never repeat the input: it may be secret.
 export function parsePublicKey(s: string): Uint8Array {
   const t = s.trim();
-  if (t.includes('PRIVATE KEY')) throw new Error('that is a private key; give the public key (ed25519:...) or its fingerprint');
-  let raw: Buffer;
-  if (t.startsWith(PUBKEY_PREFIX)) raw = Buffer.from(t.slice(PUBKEY_PREFIX.length), 'base64url');
-  else if (/^[0-9a-f]{64}$/i.test(t)) raw = Buffer.from(t, 'hex');
-  else throw new Error(`not a public key: "${t.slice(0, 60)}" (expected ed25519:<base64url> or 64 hex digits)`);
-  if (raw.length !== 32) throw new Error(`not a public key: "${t.slice(0, 60)}" decodes to ${raw.length} bytes, not 32`);
+  if (looksPrivate(t)) throw new Error('that is a private key; give the public key (ed25519:...) or its fingerprint, as printed by basefs genkey');
+  if (/^[0-9a-f]{64}$/i.test(t)) throw new Error('64 hex digits look like a private key seed, not a public key; give the public key (ed25519:...) or its fingerprint, as printed by basefs genkey');
+  if (!t.startsWith(PUBKEY_PREFIX)) throw new Error(`not a public key (${t.length} characters): expected ed25519:<base64url> or a fingerprint, as printed by basefs genkey`);
+  const raw = Buffer.from(t.slice(PUBKEY_PREFIX.length), 'base64url');
+  if (raw.length !== 32) throw new Error(`not a public key: the ed25519: form decodes to ${raw.length} bytes, not 32`);
   return new Uint8Array(raw);
+}
+
+// A PEM block holding a private key (or something meant to be one).
+export function looksPrivate(s: string): boolean {
+  return /PRIVATE KEY|-----BEGIN/.test(s);
+}
+
+// The 32-byte seed of a private key: grant refuses a "public key" equal to it.
+export function seedOf(k: KeyObject): Uint8Array {
+  return new Uint8Array(Buffer.from(k.export({ format: 'jwk' }).d as string, 'base64url'));
 }
 
 export function privateKeyFromPem(pem: string): KeyObject {

@@ -37,7 +37,7 @@ export class WriteBuffer {
   private async spill(): Promise<void> {
     if (!this.mem) return;
     const p = join(this.tmpDir, `w${process.pid}-${++seq}-${Date.now().toString(36)}`);
-    const fh = await open(p, 'w+', 0o600);
+    const fh = await open(p, 'wx+', 0o600); // exclusive: never an existing file or a symlink
     try {
       if (this.size > 0) await fh.write(this.mem, 0, this.size, 0);
     } catch (e) {

@@ -1,9 +1,11 @@
 import { createRequire } from 'node:module';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { tmpdir } from 'node:os';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
+import { dirname, isAbsolute, join } from 'node:path';
+import { homedir } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { writeFileAtomic } from '../crypto/keyfile.ts';
+import { logger } from '../node/logger.ts';
 
 // Loading fuse-native 2.2.6, with two fixes applied to its prebuilt Linux x64 binding:
 //
@@ -18,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 //    UTIME_NOW / UTIME_OMIT through; fuse-native turns both into 1073 ms (ops.ts decodes them).
 //
 // Both patches go into a private copy of the exact prebuild we know (checked by SHA-256 and by
-// the bytes at each site); node-gyp-build is pointed at the copy with its documented
+// the bytes at each site), in a directory only this user or root can write; node-gyp-build is pointed at the copy with its documented
 // FUSE_NATIVE_PREBUILD override. Any other build is loaded unchanged, and utimens then falls
 // back to "mtime = the time we were given" (see docs/FUSE.md).
 
@@ -108,15 +110,63 @@ const PATCHES: { at: number; from: number[]; to: number[] }[] = [
 
 let loaded: { Fuse: FuseClass; utimensFixed: boolean } | null = null;
 
-function cacheRoot(): string {
-  const projectCache = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '.cache');
-  for (const d of [projectCache, join(tmpdir(), `basefs-cache-${process.getuid?.() ?? 0}`)]) {
-    try {
-      mkdirSync(d, { recursive: true });
-      return d;
-    } catch { /* read-only checkout: try the next place */ }
+// Where the patched copy may live. It is machine code this process loads, so it must sit in a
+// directory nobody else can write: owned by us (or root), not group/other-writable, and every
+// parent likewise (a sticky parent like /tmp is fine for a child we own). Never under a
+// predictable name in a shared place: another user could pre-create it with a library of
+// their own (issue 12). Candidates: the install's .cache, then the user's cache directory.
+function cacheCandidates(): string[] {
+  const out = [join(dirname(fileURLToPath(import.meta.url)), '..', '..', '.cache')];
+  const xdg = process.env.XDG_CACHE_HOME;
+  if (xdg && isAbsolute(xdg)) out.push(join(xdg, 'basefs'));
+  const home = homedir();
+  if (home && isAbsolute(home)) out.push(join(home, '.cache', 'basefs'));
+  return out;
+}
+
+// Why `path` (a directory or file) could be changed by someone other than us or root, or null.
+export function untrustedReason(path: string): string | null {
+  const uid = process.getuid?.() ?? 0;
+  let p: string;
+  try {
+    p = realpathSync(path);
+  } catch (e) {
+    return `${path}: ${(e as Error).message}`;
   }
-  return tmpdir();
+  for (let cur = p, leaf = true; ; leaf = false) {
+    const st = lstatSync(cur);
+    if (st.uid !== uid && st.uid !== 0) return `${cur} is owned by uid ${st.uid}`;
+    const sticky = (st.mode & 0o1000) !== 0;
+    if ((st.mode & 0o022) !== 0 && (leaf || !sticky || !st.isDirectory())) return `${cur} is writable by group or others (mode ${(st.mode & 0o7777).toString(8)})`;
+    const up = dirname(cur);
+    if (up === cur) return null;
+    cur = up;
+  }
+}
+
+// Puts the patched copy under `cache` (created 0700) and returns the directory to point
+// node-gyp-build at, or why that place cannot be used.
+function installPatched(cache: string, patched: Buffer): { dir: string } | { why: string } {
+  const dir = join(cache, 'fuse-native-patched-v2');
+  const dest = join(dir, 'prebuilds', 'linux-x64', 'node.napi.node');
+  try {
+    mkdirSync(cache, { recursive: true, mode: 0o700 });
+    const bad = untrustedReason(cache);
+    if (bad) return { why: bad };
+    mkdirSync(dirname(dest), { recursive: true, mode: 0o700 });
+    if (!existsSync(dest) || !readFileSync(dest).equals(patched)) writeFileAtomic(dest, patched, 0o700);
+    // node-gyp-build loads build/Release first, then whichever prebuild it likes: only ours.
+    if (existsSync(join(dir, 'build'))) return { why: `${join(dir, 'build')} exists` };
+    const extra = readdirSync(dirname(dest)).filter((f) => f !== 'node.napi.node');
+    if (extra.length) return { why: `unexpected files in ${dirname(dest)}: ${extra.join(', ')}` };
+    for (const d of [dest, dirname(dest), join(dir, 'prebuilds'), dir]) {
+      const why = untrustedReason(d);
+      if (why) return { why };
+    }
+    return { dir };
+  } catch (e) {
+    return { why: `${cache}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` };
+  }
 }
 
 function preparePatchedPrebuild(pkgDir: string): boolean {
@@ -136,16 +186,18 @@ function preparePatchedPrebuild(pkgDir: string): boolean {
     if (p.from.length !== p.to.length || !bin.subarray(p.at, p.at + p.from.length).equals(Buffer.from(p.from))) return false;
     Buffer.from(p.to).copy(patched, p.at);
   }
-  const dir = join(cacheRoot(), 'fuse-native-patched-v2');
-  const dest = join(dir, 'prebuilds', 'linux-x64', 'node.napi.node');
-  try {
-    if (!existsSync(dest) || !readFileSync(dest).equals(patched)) {
-      mkdirSync(dirname(dest), { recursive: true });
-      const tmp = `${dest}.${process.pid}.tmp`;
-      writeFileSync(tmp, patched, { mode: 0o755 });
-      renameSync(tmp, dest);
+  const tried: string[] = [];
+  let dir: string | null = null;
+  for (const c of cacheCandidates()) {
+    const r = installPatched(c, patched);
+    if ('dir' in r) {
+      dir = r.dir;
+      break;
     }
-  } catch {
+    tried.push(r.why);
+  }
+  if (!dir) {
+    logger.warn({ tried }, 'fuse-native: no private cache directory for the patched binding; loading it unpatched (utimens then sets mtime approximately, see docs/FUSE.md)');
     return false;
   }
   process.env.FUSE_NATIVE_PREBUILD = dir;

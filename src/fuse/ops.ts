@@ -435,8 +435,8 @@ export class FuseFs {
         const buf = df.buf;
         if (!buf) return;
         const c = await buf.content();
-        if ('buffer' in c) writeFileSync(dest, c.buffer, { mode: 0o600 });
-        else copyFileSync(c.file, dest);
+        if ('buffer' in c) writeFileSync(dest, c.buffer, { mode: 0o600, flag: 'wx' });
+        else copyFileSync(c.file, dest, fsConstants.COPYFILE_EXCL);
         saved = true;
       });
       logger.error({ path: df.path, err: (err as Error)?.message, savedAs: saved ? dest : null }, 'could not commit a closed file; its content was kept in fuse-lost');

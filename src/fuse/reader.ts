@@ -1,4 +1,5 @@
 import type { ContentIO } from './dirty.ts';
+import { sizeMismatch } from '../node/errors.ts';
 
 const READAHEAD = 8 * 1024 * 1024; // fetched ahead of a sequential reader
 const CACHE = 16 * 1024 * 1024; // verified chunks kept per open file
@@ -32,6 +33,8 @@ export class Reader {
   private list(): Promise<Float64Array> {
     if (this.offsets) return Promise.resolve(this.offsets);
     this.listing ??= this.io.chunkList(this.root).then((l) => {
+      const actual = l.length ? l[l.length - 1].offset + l[l.length - 1].size : 0;
+      if (actual !== this.size) throw sizeMismatch(this.label, this.size, actual);
       const o = new Float64Array(l.length + 1);
       const ids: string[] = new Array(l.length);
       for (let i = 0; i < l.length; i++) {

@@ -81,9 +81,13 @@ function bootName(fs: Filesystem): string {
   return b ? b.entry.name : fs.name;
 }
 
+// `get --id`: the peer serves another filesystem than the one pinned.
+export class FsIdMismatchError extends UserError {}
+
 export interface PullOptions {
   index: ArrivalIndex;
   expectName?: string; // when our log is empty: refuse a peer serving another name
+  expectFsId?: string; // when our log is empty: refuse a peer serving another filesystem id (hex)
   onProgress?: (p: PullProgress) => void;
   onHello?: (peerHeads: string[]) => void;
   source?: string; // the peer pulled from (its share of the parking space)
@@ -107,6 +111,11 @@ export async function pullSession(fs: Filesystem, fsm: FramedStream, o: PullOpti
     await fsm.write(encodeMessage({ t: 'done' })).catch(() => {});
     await fsm.close();
     throw new NameMismatchError(`the peer serves filesystem "${h.name}" (id ${res.peerFsId.slice(0, 16)}), not "${o.expectName}"; to fetch it run: basefs get ${h.name} ADDR`);
+  }
+  if (!fs.dag.fsId && o.expectFsId !== undefined && res.peerFsId !== o.expectFsId) {
+    await fsm.write(encodeMessage({ t: 'done' })).catch(() => {});
+    await fsm.close();
+    throw new FsIdMismatchError(`the peer serves a filesystem "${h.name}" with id ${res.peerFsId}, not the id you pinned (${o.expectFsId}); nothing was fetched. Check the id with basefs status ${h.name} on a machine you trust`);
   }
   const listed = await moreHeads(fsm, res.peerHeads, h.headCount);
   o.onHello?.(res.peerHeads);

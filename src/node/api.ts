@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { Filesystem } from './filesystem.ts';
 import { Kind, kindName } from '../log/entry.ts';
-import { formatPublicKey, fingerprint, parsePublicKey } from '../crypto/keys.ts';
+import { formatPublicKey, fingerprint, parsePublicKey, seedOf, type KeyPair } from '../crypto/keys.ts';
 import { normalizePath, isUnder } from '../log/path.ts';
-import { toHex } from '../crypto/hash.ts';
+import { toHex, bytesEqual } from '../crypto/hash.ts';
 import { UserError } from './errors.ts';
 
 // Everything the CLI can ask of a filesystem, with JSON-only arguments and results, so the
@@ -20,6 +20,11 @@ export class FsApi {
   constructor(fs: Filesystem, node: NodeInfo | null = null) {
     this.fs = fs;
     this.node = node;
+  }
+
+  // The same calls, made as `kp` (see Filesystem.actingAs).
+  actingAs(kp: KeyPair): FsApi {
+    return new FsApi(this.fs.actingAs(kp), this.node);
   }
 
   async status() {
@@ -89,12 +94,14 @@ export class FsApi {
 
   async grant(key: string, path: string) {
     const k = this.resolveKey(key);
-    return { id: (await this.fs.grant(k, path)).idHex, key: formatPublicKey(k) };
+    const e = await this.fs.grant(k, path);
+    return { id: e.idHex, key: formatPublicKey(k), fingerprint: fingerprint(k), path: e.path };
   }
 
   async revoke(key: string, path: string) {
     const k = this.resolveKey(key);
-    return { id: (await this.fs.revoke(k, path)).idHex, key: formatPublicKey(k) };
+    const e = await this.fs.revoke(k, path);
+    return { id: e.idHex, key: formatPublicKey(k), fingerprint: fingerprint(k), path: e.path, removed: this.fs.removedBy(e.idHex) };
   }
 
   // A public key, or a fingerprint of a key the log already knows.
@@ -111,11 +118,15 @@ export class FsApi {
       if (hits.length > 1) throw new UserError(`fingerprint ${t} matches ${hits.length} keys; give more digits or the full public key`);
       throw new UserError(`no key with fingerprint ${t} appears in ${this.fs.name}'s log; give the full public key (ed25519:...)`);
     }
+    let k: Uint8Array;
     try {
-      return parsePublicKey(t);
+      k = parsePublicKey(t);
     } catch (e) {
       throw new UserError((e as Error).message);
     }
+    // The seed of the signing key given as a "public key" would publish it to every node.
+    if (this.fs.kp && bytesEqual(seedOf(this.fs.kp.privateKey), k)) throw new UserError('that is the private key (seed) of the signing key, not a public key; give the public key (ed25519:...) or its fingerprint, as printed by basefs genkey');
+    return k;
   }
 
   async keys(path?: string) {

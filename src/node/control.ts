@@ -3,10 +3,14 @@ import { chmodSync, existsSync, mkdirSync, unlinkSync, chmodSync as chmod } from
 import { dirname } from 'node:path';
 import { API_METHODS, type FsApi } from './api.ts';
 import { UserError } from './errors.ts';
+import { keyPairFromPrivate, privateKeyFromPem } from '../crypto/keys.ts';
 
 // The local control plane: a Unix socket in a 0700 directory, itself 0600, so only the
 // owner (and root) can connect. No network-reachable command port exists. Protocol: one JSON
-// object per line, {id, method, params} -> {id, result} | {id, error: {message, code}}.
+// object per line, {id, method, params, key?} -> {id, result} | {id, error: {message, code}}.
+// `key` (a PEM private key) makes that one request act as that key instead of the node's: the
+// CLI sends it when given --key / BASEFS_KEY. It is used for the request and never kept,
+// logged or echoed; it travels no further than this owner-only socket.
 const MAX_REQUEST = 64 * 1024 * 1024;
 
 export async function startControlServer(path: string, api: FsApi): Promise<Server> {
@@ -67,13 +71,22 @@ async function handle(line: string, api: FsApi): Promise<unknown> {
   } catch {
     return { id: null, error: { message: 'bad request: not JSON', code: 'EPROTO' } };
   }
-  const { id, method, params } = req;
+  const { id, method, params, key } = req as typeof req & { key?: unknown };
   if (typeof method !== 'string' || !(API_METHODS as readonly string[]).includes(method) || !Array.isArray(params)) {
     return { id, error: { message: `unknown method ${String(method)}`, code: 'ENOSYS' } };
   }
+  let as = api;
+  if (key !== undefined) {
+    try {
+      if (typeof key !== 'string') throw new Error('not a string');
+      as = api.actingAs(keyPairFromPrivate(privateKeyFromPem(key)));
+    } catch {
+      return { id, error: { message: 'the key sent with the request is not an Ed25519 private key (PEM PKCS#8)', code: 'EINVAL' } };
+    }
+  }
   try {
-    const fn = (api as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[method];
-    return { id, result: await fn.apply(api, params) };
+    const fn = (as as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[method];
+    return { id, result: await fn.apply(as, params) };
   } catch (e) {
     const err = e as Error & { code?: string };
     return { id, error: { message: err.message, code: typeof err.code === 'string' ? err.code : 'EIO' } };
@@ -96,7 +109,7 @@ export async function controlAlive(path: string): Promise<boolean> {
 }
 
 // Client side: calls one method on the running node.
-export function callControl(path: string, method: string, params: unknown[], timeoutMs = 600_000): Promise<unknown> {
+export function callControl(path: string, method: string, params: unknown[], timeoutMs = 600_000, keyPem?: string): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const s = createConnection(path);
     let buf = '';
@@ -105,7 +118,7 @@ export function callControl(path: string, method: string, params: unknown[], tim
       reject(new UserError(`the node did not answer ${method} within ${timeoutMs / 1000} s`, 'ETIMEDOUT'));
     }, timeoutMs);
     s.setEncoding('utf8');
-    s.once('connect', () => s.write(JSON.stringify({ id: 1, method, params }) + '\n'));
+    s.once('connect', () => s.write(JSON.stringify(keyPem === undefined ? { id: 1, method, params } : { id: 1, method, params, key: keyPem }) + '\n'));
     s.on('data', (d: string) => {
       buf += d;
       const i = buf.indexOf('\n');

@@ -13,3 +13,9 @@ export class AuthorityError extends UserError {
     super(message, 'EACCES');
   }
 }
+
+// A WRITE whose declared size differs from what its chunk list holds: the entry lies about its
+// content (its author made it so; the chunks themselves verify). Reads of it fail with EIO.
+export function sizeMismatch(label: string, declared: number, actual: number): UserError {
+  return new UserError(`corrupt content: ${label} declares ${declared} bytes but its content (chunk list) holds ${actual}; the entry that wrote it is faulty (see basefs log), restore an earlier version with basefs revert`, 'EIO');
+}

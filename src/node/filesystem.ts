@@ -5,13 +5,13 @@ import { Dag } from '../log/dag.ts';
 import { Kind, LIMITS, type Entry } from '../log/entry.ts';
 import { createEntry, verifyEntry, type Draft } from '../log/sign.ts';
 import { decodeEntry } from '../log/codec.ts';
-import { normalizePath, parentOf } from '../log/path.ts';
+import { normalizePath, parentOf, isUnder } from '../log/path.ts';
 import { toHex, bytesEqual, compareBytes } from '../crypto/hash.ts';
 import { fingerprint, type KeyPair } from '../crypto/keys.ts';
 import { LogStore } from '../storage/logstore.ts';
 import { ChunkStore, type ContentRef } from '../content/store.ts';
 import { FsState, type Inode } from '../view/state.ts';
-import { AuthorityError, UserError } from './errors.ts';
+import { AuthorityError, UserError, sizeMismatch } from './errors.ts';
 import { Mutex } from './mutex.ts';
 import { ensureDir, fsDir } from './datadir.ts';
 import { RefusedAudit } from './audit.ts';
@@ -144,6 +144,13 @@ export class Filesystem extends EventEmitter {
     if (r.status !== 'applied') throw new Error(`internal: local entry not applied (${r.status})`);
     if (this.state) this.state.apply(r.applied);
     else this.state = new FsState(this.dag);
+  }
+
+  // The same filesystem, signing with `kp` instead of the node's key: the control socket uses
+  // it for one request of a CLI that was given --key / BASEFS_KEY. Everything else (log, view,
+  // mutex, events) is shared through the prototype; only `kp` differs.
+  actingAs(kp: KeyPair): Filesystem {
+    return Object.create(this, { kp: { value: kp, writable: false, enumerable: true } }) as Filesystem;
   }
 
   requireKey(): KeyPair {
@@ -310,7 +317,10 @@ export class Filesystem extends EventEmitter {
     if (!n) throw new UserError(`no such file: ${this.name}:${p}`, 'ENOENT');
     if (n.type === 'dir') throw new UserError(`is a directory: ${this.name}:${p}`, 'EISDIR');
     if (n.type === 'symlink') return Buffer.from(n.target);
-    return this.content.readAll(n.root!, `${this.name}:${p}`);
+    const label = `${this.name}:${p}`;
+    const actual = await this.content.size(n.root!, label);
+    if (actual !== n.size) throw sizeMismatch(label, n.size, actual);
+    return this.content.readAll(n.root!, label);
   }
 
   async mkdir(path: string, mode = 0o755): Promise<Entry> {
@@ -362,11 +372,24 @@ export class Filesystem extends EventEmitter {
     return this.commit({ kind: Kind.GRANT, path: normalizePath(path), key });
   }
 
+  // Refused unless it removes at least one grant: a REVOKE removes K's grants at or under P
+  // that the revoker made, or that are weaker than the revoker's rank at P (AUTHORITY.md 7).
   async revoke(key: Uint8Array, path: string): Promise<Entry> {
     const p = normalizePath(path);
-    const held = this.state.grants().filter((g) => bytesEqual(g.key, key) && (g.path === p || g.path.startsWith(p === '/' ? '/' : p + '/')) && !g.revokedBy);
+    const kp = this.requireKey();
+    const held = this.state.grants().filter((g) => bytesEqual(g.key, key) && isUnder(g.path, p) && !g.revokedBy && g.entryId !== this.dag.fsIdHex);
     if (held.length === 0) throw new UserError(`key ${fingerprint(key)} holds no grant at or under ${this.name}:${p}; see basefs keys ${this.name}`);
+    const rank = this.state.rankOf(kp.publicKey, p);
+    const removable = held.filter((g) => bytesEqual(g.grantedBy, kp.publicKey) || (rank !== null && rank < g.rank));
+    if (rank !== null && removable.length === 0) {
+      throw new AuthorityError(`key ${fingerprint(kp.publicKey)} (rank ${rank} at ${p}) cannot revoke ${fingerprint(key)}'s grant${held.length > 1 ? 's' : ''} at ${held.map((g) => g.path).join(', ')}: made by another key and not weaker than yours; a key with a stronger grant must revoke ${held.length > 1 ? 'them' : 'it'}`);
+    }
     return this.commit({ kind: Kind.REVOKE, path: p, key });
+  }
+
+  // Paths of the grants an entry (a REVOKE) removed.
+  removedBy(idHex: string): string[] {
+    return this.state.grants().filter((g) => g.removedBy.includes(idHex)).map((g) => g.path);
   }
 
   async snapshot(label: string): Promise<Entry> {

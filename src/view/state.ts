@@ -829,6 +829,12 @@ export class FsState {
     return { ok: false, reason: `key ${kfp} may not write ${path}: ${why}` };
   }
 
+  // GRANTs and REVOKEs the evaluation forced invalid (docs/AUTHORITY.md rule 8): the only
+  // entries that can be invalid although rule 4 alone would allow them.
+  forcedInvalid(): string[] {
+    return this.auth.list.filter((x) => x.forced !== null).map((x) => x.idHex);
+  }
+
   rankOf(key: Uint8Array, path: string): number | null {
     return this.auth.authorizeNew(toHex(key), path).rank;
   }

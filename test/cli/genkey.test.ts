@@ -1,8 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { statSync, writeFileSync, chmodSync, readFileSync } from 'node:fs';
+import { statSync, writeFileSync, chmodSync, readFileSync, lstatSync, existsSync, readdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { basefs, ok, tmpHome } from './helpers.ts';
+import { BASEFS, basefs, ok, tmpHome } from './helpers.ts';
 
 test('genkey writes a 0600 key, prints the public key, refuses to overwrite', (t) => {
   const home = tmpHome(t);
@@ -47,4 +48,28 @@ test('--help answers on every command, --version prints the version', (t) => {
     assert.match(sub.stdout, /Usage: basefs/);
   }
   assert.match(ok(home, ['-v']), /^\d+\.\d+\.\d+/);
+});
+
+// Issue 12.4: another user who pre-creates the temp file genkey writes through must not end
+// up owning (or reading) the key. genkey runs as root in a new PID namespace so its pid, and
+// with it the old temp name `.NAME.tmp-PID`, is predictable; the attacker (uid 65534)
+// pre-creates every such name in a shared sticky directory like /tmp.
+test('genkey into a shared directory: the key file is ours and 0600 whatever others pre-create', { skip: process.getuid?.() !== 0 ? 'needs root (setpriv, unshare)' : false }, (t) => {
+  const home = tmpHome(t);
+  const shared = tmpHome(t, 'basefs-shared-');
+  chmodSync(shared, 0o1777);
+  const names = Array.from({ length: 64 }, (_, i) => join(shared, `.k.tmp-${i + 1}`));
+  const planted = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'sh', '-c', `umask 0 && touch ${names.join(' ')}`], { encoding: 'utf8' });
+  assert.equal(planted.status, 0, planted.stderr);
+  const key = join(shared, 'k');
+  const r = spawnSync('unshare', ['--pid', '--fork', BASEFS, '--data-dir', home, 'genkey', key], { encoding: 'utf8', env: { ...process.env, BASEFS_KEY: '' } });
+  assert.equal(r.status, 0, r.stderr);
+  const st = lstatSync(key);
+  assert.ok(st.isFile());
+  assert.equal(st.uid, 0, 'the key file belongs to the user who ran genkey');
+  assert.equal(st.mode & 0o777, 0o600);
+  const pem = readFileSync(key, 'utf8');
+  for (const n of names) assert.equal(existsSync(n) ? readFileSync(n, 'utf8').includes(pem) : false, false, `${n} holds the key`);
+  // No temp file is left behind.
+  assert.deepEqual(readdirSync(shared).filter((f) => !f.startsWith('.k.tmp-') && f !== 'k'), []);
 });

@@ -111,7 +111,7 @@ export function dump(state: FsState): string[] {
 
 // Rule 4 of docs/AUTHORITY.md, re-derived with Dag.isAncestor (an independent causality
 // oracle) from the final sets of valid grants and the revokes removing them.
-export function checkRule4(s: FsState, dag: Dag, entries: Entry[]): void {
+export function rule4(s: FsState, dag: Dag, entries: Entry[]): (e: Entry) => boolean {
   const grants = s.grants();
   const boot = entries[0];
   const le = (a: string, b: string) => dag.isAncestor(a, b);
@@ -119,16 +119,26 @@ export function checkRule4(s: FsState, dag: Dag, entries: Entry[]): void {
     grants.some((g) =>
       Buffer.compare(g.key, e.author) === 0 && g.entryId !== e.idHex && (path === null || isUnder(path, g.path)) &&
       (g.entryId === boot.idHex || le(g.entryId, e.idHex)) && g.removedBy.every((r) => le(e.idHex, r)));
-  for (const e of entries) {
-    if (e.kind === Kind.BOOTSTRAP) continue;
-    const want = e.kind === Kind.SNAPSHOT ? authorized(e, null) : authorized(e, e.path) && (e.kind !== Kind.RENAME || authorized(e, e.target));
-    // every entry, grants and revokes included: the outcome is a fixed point of rule 4
-    assert.equal(s.isValid(e.idHex), want, `${kindName(e.kind)} ${e.idHex.slice(0, 8)} at ${e.path}`);
-  }
-  for (const g of grants) {
+  return (e) => e.kind === Kind.SNAPSHOT ? authorized(e, null) : authorized(e, e.path) && (e.kind !== Kind.RENAME || authorized(e, e.target));
+}
+
+// Each revoke recorded as removing a grant is valid, of that key, at or above the grant's
+// path, and has the grant in its causal past.
+export function checkRemovals(s: FsState, dag: Dag, entries: Entry[]): void {
+  for (const g of s.grants()) {
     for (const r of g.removedBy) {
       const re = entries.find((x) => x.idHex === r)!;
-      assert.ok(s.isValid(r) && re.kind === Kind.REVOKE && Buffer.compare(re.key, g.key) === 0 && isUnder(g.path, re.path) && le(g.entryId, r));
+      assert.ok(s.isValid(r) && re.kind === Kind.REVOKE && Buffer.compare(re.key, g.key) === 0 && isUnder(g.path, re.path) && dag.isAncestor(g.entryId, r));
     }
   }
+}
+
+export function checkRule4(s: FsState, dag: Dag, entries: Entry[]): void {
+  const allows = rule4(s, dag, entries);
+  for (const e of entries) {
+    if (e.kind === Kind.BOOTSTRAP) continue;
+    // every entry, grants and revokes included: the outcome is a fixed point of rule 4
+    assert.equal(s.isValid(e.idHex), allows(e), `${kindName(e.kind)} ${e.idHex.slice(0, 8)} at ${e.path}`);
+  }
+  checkRemovals(s, dag, entries);
 }

@@ -54,7 +54,7 @@ test('two mounted nodes in separate network namespaces see each other\'s writes'
     }, ms, 100);
 
   await mount(1);
-  c.mustCli(2, ['get', c.name, c.addr(1)]);
+  c.mustCli(2, ['get', c.name, c.addr(1), '--id', JSON.parse(c.mustCli(1, ['--json', 'status', c.name])).fsId]);
   await mount(2);
 
   // node1 -> node2

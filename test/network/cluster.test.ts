@@ -17,6 +17,7 @@ describe('cluster on network namespaces', { skip: skip ?? false, timeout: 600_00
   const c = new Cluster('netfs');
   const N = 3;
   let failed = false;
+  let fsId = '';
 
   // Polling goes straight to each node's control socket (what the CLI does, minus its start-up);
   // writes go through the CLI.
@@ -43,12 +44,13 @@ describe('cluster on network namespaces', { skip: skip ?? false, timeout: 600_00
     for (let i = 1; i <= N; i++) c.addNode(i);
     c.mustCli(1, ['genkey']);
     c.mustCli(1, ['bootstrap', c.name, '-i', c.addr(1)]);
+    fsId = JSON.parse(c.mustCli(1, ['--json', 'status', c.name])).fsId;
     // the same operator runs every machine: same key everywhere (authority is tested elsewhere)
     for (let i = 2; i <= N; i++) copyFileSync(join(c.home(1), 'id_ed25519'), join(c.home(i), 'id_ed25519'));
     c.start(1);
     await waitRunning(1);
     for (let i = 2; i <= N; i++) {
-      c.mustCli(i, ['get', c.name, c.addr(1)]); // default port, derived from the name
+      c.mustCli(i, ['get', c.name, c.addr(1), '--id', fsId]); // default port, derived from the name
       c.start(i);
     }
     for (let i = 2; i <= N; i++) await waitRunning(i);
@@ -123,11 +125,11 @@ describe('cluster on network namespaces', { skip: skip ?? false, timeout: 600_00
 
   t('a late node joins with get, then run, and follows new writes', async () => {
     c.addNode(4);
-    const out = c.mustCli(4, ['get', c.name, c.addr(2)], { timeoutMs: 120_000 });
+    const out = c.mustCli(4, ['get', c.name, c.addr(2), '--id', fsId], { timeoutMs: 120_000 });
     assert.match(out, /basefs run netfs/);
     assert.match(c.mustCli(4, ['cat', `${c.name}:/island.txt`]), /written while cut off/);
     // rerun: nothing more to fetch, still succeeds
-    c.mustCli(4, ['get', c.name, c.addr(1)], { timeoutMs: 120_000 });
+    c.mustCli(4, ['get', c.name, c.addr(1), '--id', fsId], { timeoutMs: 120_000 });
     c.start(4);
     await waitRunning(4);
     write(1, '/late.txt', 'after the late node joined\n');
@@ -138,7 +140,7 @@ describe('cluster on network namespaces', { skip: skip ?? false, timeout: 600_00
   t('a peer publishing forged and unauthorized entries changes nobody\'s view', async () => {
     const before = await waitFor('a settled view', () => allEqual([1, 2, 3, 4]), 30_000, 300);
     c.addNode(5);
-    c.mustCli(5, ['get', c.name, c.addr(1)], { timeoutMs: 120_000 });
+    c.mustCli(5, ['get', c.name, c.addr(1), '--id', fsId], { timeoutMs: 120_000 });
     c.startScript(5, join(ROOT, 'test/network/lib/rogue.ts'), [c.home(5), c.name, c.addr(1)]);
     await waitFor('the rogue to publish', () => c.output(5).includes('ROGUE DONE'), 60_000, 200);
     // give gossip and a couple of anti-entropy rounds time to carry anything they would

@@ -76,7 +76,8 @@ test('five nodes under repeated random partitions converge with every acknowledg
   c.start(1);
   await waitFor('node1 running', async () => (await status(1)).running, 60_000);
   for (const i of nodes.slice(1)) await call(1, 'grant', [pubs[i - 1], '/']);
-  await Promise.all(nodes.slice(1).map((i) => must(i, ['get', c.name, c.addr(1)])));
+  const fsId = ((await call(1, 'status')) as { fsId: string }).fsId;
+  await Promise.all(nodes.slice(1).map((i) => must(i, ['get', c.name, c.addr(1), '--id', fsId])));
   for (const i of nodes.slice(1)) c.start(i);
   for (const i of nodes) await waitFor(`node${i} running`, async () => (await status(i)).running, 60_000);
   await waitFor('every node connected to the four others', async () => (await Promise.all(nodes.map(status))).every((s) => s.members.filter((m) => m.connected).length >= N - 1), 90_000, 500);

@@ -33,7 +33,7 @@ function du(dir: string): number {
 }
 
 interface Res { rss: number; heapUsed: number; external: number; entries: number; parked: number; node: { counters: Record<string, number> } | null }
-interface Status { entries: number; parked: number; parkedBytes: number; refused: { total: number; kept: number; authors: number }; viewDigest: string; running: boolean }
+interface Status { fsId: string; entries: number; parked: number; parkedBytes: number; refused: { total: number; kept: number; authors: number }; viewDigest: string; running: boolean }
 
 test('a stranger flooding over sync and gossip costs the victim a bounded amount; honest work goes on', { skip: skip ?? false, timeout: 1_200_000 }, async (t) => {
   const c = new Cluster('floodfs');
@@ -72,7 +72,8 @@ test('a stranger flooding over sync and gossip costs the victim a bounded amount
   c.start(1, undefined, { NODE_OPTIONS: '--expose-gc' });
   await waitFor('victim to answer', async () => (await status(1)).running, 60_000);
   const firstStartMs = Date.now() - start1;
-  for (const i of [2, 3]) c.mustCli(i, ['get', c.name, c.addr(1)]);
+  const fsId = (await status(1)).fsId;
+  for (const i of [2, 3]) c.mustCli(i, ['get', c.name, c.addr(1), '--id', fsId]);
   c.start(2);
   await waitFor('honest peer to answer', async () => (await status(2)).running, 60_000);
   const quietMs = await honestWrite('/quiet.txt');
