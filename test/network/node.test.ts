@@ -3,6 +3,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -170,4 +171,19 @@ test('basefs get: fetches the log and the content, resumes, refuses another name
   await assert.rejects(getFilesystem(h4, 'wrongname', n1.addrs()[0], null, true), /serves filesystem "nodefs"/);
   assert.equal(existsSync(join(h4, 'fs', 'wrongname')), false, 'nothing left behind');
   await assert.rejects(getFilesystem(home(), 'nodefs', '127.0.0.1:1', null, true), /cannot connect/);
+});
+
+// The CLI as a user runs it, against n1 in this process (so asynchronously: n1 must answer).
+test('basefs get with an overall timeout stops, says why and exits non-zero', async () => {
+  const h5 = home();
+  const bin = join(import.meta.dirname, '..', '..', 'bin', 'basefs');
+  const run = (extra: string[]) => new Promise<{ status: number | null; stderr: string }>((res) => {
+    execFile(bin, ['--data-dir', h5, 'get', 'nodefs', n1.addrs()[0], '--id', fs1.dag.fsIdHex, '-q', ...extra], { encoding: 'utf8', timeout: 120_000 }, (err, _out, stderr) => res({ status: err ? ((err as { code?: number }).code ?? -1) : 0, stderr }));
+  });
+  const r = await run(['--timeout', '0.001']);
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /stopped: the overall timeout \(0\.001 s\) passed/);
+  assert.match((await run(['--timeout', 'soon'])).stderr, /--timeout must be a positive number of seconds/);
+  const ok = await run([]);
+  assert.equal(ok.status, 0, ok.stderr);
 });
