@@ -399,13 +399,18 @@ export class Filesystem extends EventEmitter {
   }
 
   contentRoots(): Uint8Array[] {
-    const out: Uint8Array[] = [];
+    return this.contentFiles().map((f) => f.root);
+  }
+
+  // Every file in the view with content, and its size (for progress totals).
+  contentFiles(): { root: Uint8Array; size: number }[] {
+    const out: { root: Uint8Array; size: number }[] = [];
     const walk = (p: string) => {
       for (const name of this.state.readdir(p)) {
         const c = p === '/' ? '/' + name : p + '/' + name;
         const n = this.state.lookup(c);
         if (!n) continue;
-        if (n.type === 'file' && n.root) out.push(n.root);
+        if (n.type === 'file' && n.root) out.push({ root: n.root, size: n.size });
         else if (n.type === 'dir') walk(c);
       }
     };
@@ -424,7 +429,16 @@ export class Filesystem extends EventEmitter {
       refused: { total: this.refused.total, kept: this.refused.size, authors: this.refused.authors() },
       viewDigest: this.state.viewDigest(),
       key: this.kp ? toHex(this.kp.publicKey) : null,
+      lastUpdate: this.lastUpdate(),
     };
+  }
+
+  // Time of the newest entry (ISO), by its author's clock as recorded in the entry. A scan of
+  // all entries, not the heads: a remote author may date an entry before its deps.
+  lastUpdate(): string | null {
+    let t = -1;
+    for (const n of this.dag.nodes.values()) if (n.entry.time > t) t = n.entry.time;
+    return t < 0 ? null : new Date(t).toISOString();
   }
 
   async close(): Promise<void> {
