@@ -25,14 +25,17 @@ test('files, directories, links, modes, times and errno codes on a real mount', 
   // /.cluster is a normal file; the virtual folders are not listed
   assert.deepEqual(run('ls -A').trim().split('\n'), ['.cluster']);
 
-  // one WRITE entry per close, visible to the CLI as soon as close(2) returns
+  // one WRITE entry per close: the mount shows it at once, the log (and so the CLI) once its
+  // batch lands, which fsync(2) waits for (sync FILE); without it the CLI would race the
+  // commit delay (docs/FUSE.md)
   run('echo hello > a.txt');
   assert.equal(run('cat a.txt'), 'hello\n');
+  run('sync a.txt');
   assert.equal(f.ok(`cat ${f.name}:/a.txt`), 'hello\n');
   const log1 = JSON.parse(f.ok(`--json log ${f.name}:/a.txt`));
   assert.equal(log1.length, 1);
   assert.equal(log1[0].kind, 'WRITE');
-  run('echo more >> a.txt');
+  run('echo more >> a.txt && sync a.txt');
   assert.equal(run('cat a.txt'), 'hello\nmore\n');
   assert.equal(JSON.parse(f.ok(`--json log ${f.name}:/a.txt`)).length, 2);
 
