@@ -57,7 +57,11 @@ export class Progress {
   stop(): void {
     if (this.ended !== null) return;
     this.ended = Date.now();
-    if (this.bar) this.bar.stop();
+    if (this.bar) {
+      // last redraw with the final rate: the one the summary prints
+      this.bar.update(this.value, { done: this.fmt(this.value), all: this.fmt(this.total), rate: this.fmt(Math.round(this.rate())) });
+      this.bar.stop();
+    }
     else if (!this.quiet && this.value > 0) process.stderr.write(`${this.label}: ${this.fmt(this.value)}/${this.fmt(this.total)} (${this.fmt(Math.round(this.rate()))}/s) done\n`);
   }
 }
