@@ -137,5 +137,13 @@ os.close(fd)"`);
   assert.equal(run('find . -path ./big.bin -prune -o -print | sort && cat r2 mv2/sub/x'), before);
   assert.equal(run('stat -c %s big.bin').trim(), '20000000');
   assert.match(f.ok(`ls ${f.name}:/`), /big\.bin/);
+
+  // list shows the mount point while the node runs and none once it stopped; unmount says it
+  // unmounted (a node started with run is "stopped": test/cli/output.test.ts)
+  assert.equal(JSON.parse(f.ok('--json list'))[0].mountpoint, m);
+  assert.ok(f.ok(`unmount ${f.name}`).startsWith(`unmounted ${f.name} from ${m} `));
+  const [row] = JSON.parse(f.ok('--json list'));
+  assert.equal(row.running, false);
+  assert.equal(row.mountpoint, null, 'no stale mount point for a stopped node');
   void q;
 });
