@@ -119,7 +119,9 @@ export class Filesystem extends EventEmitter {
       applied: (n) => this.state.prepare(n),
       proven: (a) => this.state.hasGrantRecord(a),
     };
-    // Parked entries go through the same bounds and rules as when they arrived.
+    // Parked entries go through the same bounds and rules as when they arrived. Their
+    // signatures are checked here, since a parked entry is applied without another check once
+    // its deps arrive: a damaged one (decodes or not) is skipped and fetched again.
     const released: Entry[] = [];
     const gone: string[] = [];
     let nParked = 0;
@@ -127,10 +129,11 @@ export class Filesystem extends EventEmitter {
       if (++nParked % 1000 === 0) tell(nParked);
       try {
         const e = decodeEntry(b);
+        if (!verifyEntry(e)) continue;
         const r = this.dag.add(e);
         if (r.status === 'applied') released.push(...r.applied.map((n) => n.entry));
         else if (r.status !== 'parked') gone.push(e.idHex);
-      } catch { /* a damaged parked entry is simply fetched again */ }
+      } catch { /* does not decode: fetched again like any missing entry */ }
     }
     const drop = [...gone, ...this.dag.takeDropped()];
     if (released.length) {
