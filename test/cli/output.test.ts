@@ -46,10 +46,16 @@ test('list, blocks, resources, run, get and stop say what is true', { timeout: 2
   // A background node on a port the OS picks (not the name-derived one).
   const run = basefs(home, ['run', 'myfs', '--port', '0', '--host', '127.0.0.1', '--no-mdns']);
   assert.equal(run.code, 0, run.stderr);
-  t.after(() => { basefs(home, ['stop', 'myfs', '--force', '--timeout', '10']); });
+  // by pid: the data dir may already be gone when this runs
+  const nodePid = Number(/\(pid (\d+),/.exec(run.stdout)![1]);
+  let stopped = false;
+  t.after(() => {
+    if (!stopped) try { process.kill(nodePid, 'SIGKILL'); } catch { /* already gone */ }
+  });
   assert.match(run.stdout, /stop it with: basefs stop myfs/);
   assert.doesNotMatch(run.stdout, /kill \d+/);
   const res = JSON.parse(ok(home, ['--json', 'resources', 'myfs']));
+  assert.equal(res.pid, nodePid, 'run printed the pid of the node');
   const port = res.node.port;
   assert.ok(port > 0 && port !== boot.port, `bound port ${port}`);
   assert.ok(res.node.addrs.every((a: string) => portOf(a) === port));
@@ -81,6 +87,7 @@ test('list, blocks, resources, run, get and stop say what is true', { timeout: 2
   assert.equal(row2.lastUpdate, row.lastUpdate, 'last update is the newest entry, the same on both');
 
   const stop = ok(home, ['stop', 'myfs']);
+  stopped = true;
   assert.match(stop, /^stopped the node of myfs \(pid \d+\)/);
   assert.doesNotMatch(stop, /unmounted/);
   [row] = JSON.parse(ok(home, ['--json', 'list']));
