@@ -48,3 +48,36 @@ export function table(rows: string[][]): string {
   const w = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(w[i]))).join('  ')).join('\n');
 }
+
+export function duration(sec: number): string {
+  const h = Math.floor(sec / 3600);
+  const m = Math.floor((sec % 3600) / 60);
+  const s = Math.floor(sec % 60);
+  return h ? `${h}h ${m}m ${s}s` : m ? `${m}m ${s}s` : `${s}s`;
+}
+
+// `basefs resources` for people; --json gives every field and counter.
+export function formatResources(name: string, r: any): string {
+  const who = r.running ? `node of ${name}, pid ${r.pid}, up ${duration(r.uptimeSec)}` : `no node is running for ${name}: figures of this command's own process, which opened the log`;
+  const lines = [
+    `process     ${who}`,
+    `memory      ${bytes(r.rss)} resident, ${bytes(r.heapUsed)} JS heap`,
+    `entries     ${r.entries}${r.parked ? ` (+${r.parked} waiting for deps)` : ''}`,
+  ];
+  const n = r.node;
+  if (!n) {
+    lines.push(`network     ${r.running ? 'off (started without networking)' : '-'}`);
+    return lines.join('\n');
+  }
+  const q = n.queues;
+  lines.push(
+    `peer id     ${n.peerId}`,
+    `port        ${n.port ?? '-'}`,
+    ...n.addrs.map((a: string) => `listen      ${a}`),
+    `peers       ${n.peers.connected} connected, ${n.peers.members} members, ${n.peers.known} known; ${n.connections} connections`,
+    `sync        ${q.syncRunning} running, ${q.syncQueued} queued`,
+    `content     ${q.contentQueued} files queued, ${q.contentIncomplete} incomplete, ${q.inTransfer} chunks in transfer`,
+    `traffic     ${bytes(n.bytes.in)} in, ${bytes(n.bytes.out)} out`,
+  );
+  return lines.join('\n');
+}

@@ -8,7 +8,7 @@ import { homeDir, defaultKeyPath, defaultPort, listNames, readSettings, checkNam
 import { controlAlive } from '../node/control.ts';
 import { UserError } from '../node/errors.ts';
 import { globals, home, keyPath, loadKey, withApi, parseTarget, isNamed, fsPath } from './context.ts';
-import { out, bytes, modeString, table, esc } from './format.ts';
+import { out, bytes, modeString, table, esc, formatResources } from './format.ts';
 
 function parseAddrs(s: string | undefined): string[] {
   if (!s) return [];
@@ -86,15 +86,18 @@ export function registerLogCommands(program: Command): void {
         const s = readSettings(h, name);
         const running = await controlAlive(controlSocketPath(h, name));
         try {
-          const st = await withApi(g, name, (api) => api.status());
-          const last = st.lastUpdate ?? null;
-          rows.push({ name, fsId: st.fsId, port: s.port ?? defaultPort(name), mountpoint: s.mountpoint ?? null, running, members: st.members.length, entries: st.entries, bytesStored: st.bytesStored, lastUpdate: last });
+          const [st, res] = await withApi(g, name, async (api, remote) => [await api.status(), remote ? await api.resources() : null]);
+          // Running: the port the node actually bound (null without networking) and its mount
+          // (cleared when a node starts, set once mounted). Stopped: the port it will use next.
+          const port = running ? (res?.node?.port ?? null) : (s.port ?? defaultPort(name));
+          const mountpoint = running ? (s.mountpoint ?? null) : null;
+          rows.push({ name, fsId: st.fsId, port, mountpoint, running, members: st.members.length, entries: st.entries, bytesStored: st.bytesStored, lastUpdate: st.lastUpdate ?? null });
         } catch (e) {
           rows.push({ name, error: (e as Error).message });
         }
       }
       out(g.json, rows, () => rows.length === 0 ? `no filesystems in ${h}; create one with basefs bootstrap NAME` :
-        table([['NAME', 'ID', 'PORT', 'MOUNT', 'MEMBERS', 'ENTRIES', 'SIZE', 'LAST UPDATE'], ...rows.map((r: any) => r.error ? [r.name, 'error: ' + esc(r.error)] : [r.name, r.fsId, String(r.port), r.mountpoint && r.running ? esc(r.mountpoint) : '-', String(r.members), String(r.entries), bytes(r.bytesStored), r.lastUpdate ?? '-'])]));
+        table([['NAME', 'ID', 'PORT', 'MOUNT', 'MEMBERS', 'ENTRIES', 'SIZE', 'LAST UPDATE'], ...rows.map((r: any) => r.error ? [r.name, 'error: ' + esc(r.error)] : [r.name, r.fsId, r.port === null ? '-' : String(r.port), r.mountpoint ? esc(r.mountpoint) : (r.running ? '(running, no mount)' : '-'), String(r.members), String(r.entries), bytes(r.bytesStored), r.lastUpdate ? r.lastUpdate.replace(/\.\d+Z$/, 'Z') : '-'])]));
     });
 
   program
@@ -265,7 +268,7 @@ export function registerLogCommands(program: Command): void {
     .action(async (name: string, _o: unknown, cmd: Command) => {
       const g = globals(cmd);
       const b = await withApi(g, name, (api) => api.blocks());
-      out(g.json, b, () => [`chunks stored      ${b.chunksStored}`, `files referenced   ${b.referenced}`, `chunks missing     ${b.missing}`, `in transfer        ${b.inTransfer}`,
+      out(g.json, b, () => [`chunks stored      ${b.chunksStored}`, `chunks referenced  ${b.referenced}`, `chunks missing     ${b.missing}`, `in transfer        ${b.inTransfer}`,
         `bytes (logical)    ${bytes(b.logicalBytes)}`, `bytes (stored)     ${bytes(b.bytesStored)}`, `dedup ratio        ${b.bytesStored ? (b.logicalBytes / b.bytesStored).toFixed(2) : '-'}x`].join('\n'));
     });
 
@@ -274,8 +277,8 @@ export function registerLogCommands(program: Command): void {
     .description('live resource use of the node (memory, entries, peers)')
     .action(async (name: string, _o: unknown, cmd: Command) => {
       const g = globals(cmd);
-      const r = await withApi(g, name, (api) => api.resources());
-      out(g.json, r, () => JSON.stringify(r, null, 2));
+      const r = await withApi(g, name, (api, remote) => api.resources().then((x: any) => ({ ...x, running: remote })));
+      out(g.json, r, () => formatResources(name, r));
     });
 
   program

@@ -107,7 +107,8 @@ Both are hidden from directory listings; see docs/FUSE.md. Stop with: basefs unm
 
   program
     .command('unmount <name>')
-    .description('stop the node of NAME (or of the mount point given): commit open files, unmount, exit')
+    .alias('stop')
+    .description('stop the node of NAME (or of the mount point given), mounted or started with run: commit open files, unmount, exit')
     .option('--force', 'if the node does not stop within the timeout, kill it and detach the mount')
     .option('--timeout <sec>', 'how long to wait for a clean stop', '60')
     .action(async (arg: string, o: { force?: boolean; timeout: string }, cmd: Command) => {
@@ -128,6 +129,8 @@ Both are hidden from directory listings; see docs/FUSE.md. Stop with: basefs unm
       }
       const r = (await callControl(sock, 'resources', [], 10_000)) as { pid: number };
       const pid = r.pid;
+      // A node started with `run` has no mount: say "stopped", not "unmounted".
+      const mounted = !!(mp && mountAt(mp));
       process.kill(pid, 'SIGTERM');
       const limit = Number(o.timeout) * 1000;
       const deadline = Date.now() + (Number.isFinite(limit) && limit > 0 ? limit : 60_000);
@@ -137,8 +140,8 @@ Both are hidden from directory listings; see docs/FUSE.md. Stop with: basefs unm
         process.kill(pid, 'SIGKILL');
         while (alive(pid)) await sleep(50);
       }
-      if (mp && mountAt(mp)) lazyUnmount(mp);
-      out(g.json, { name, mountpoint: mp ?? null, pid }, () => `unmounted ${name}${mp ? ` from ${mp}` : ''} (node ${pid} stopped)`);
+      if (mounted && mountAt(mp!)) lazyUnmount(mp!);
+      out(g.json, { name, mountpoint: mounted ? mp : null, mounted, pid }, () => mounted ? `unmounted ${name} from ${mp} (node ${pid} stopped)` : `stopped the node of ${name} (pid ${pid}); it had no mount`);
     });
 }
 

@@ -1,7 +1,6 @@
 import { existsSync, rmSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import cliProgress from 'cli-progress';
 import { Filesystem } from '../node/filesystem.ts';
 import { checkName, controlSocketPath, fsDir, defaultPort, requireFs } from '../node/datadir.ts';
 import { callControl, controlAlive } from '../node/control.ts';
@@ -15,6 +14,7 @@ import { toMultiaddr } from '../network/addr.ts';
 import { globals, home, maybeKey } from './context.ts';
 import { daemonize, nodeLogPath, untilSignal } from './daemon.ts';
 import { out, bytes, esc, escLines } from './format.ts';
+import { Progress } from './progress.ts';
 
 // A yes/no question on the terminal (stdin and stderr), default no.
 async function askTerminal(q: string): Promise<boolean> {
@@ -40,55 +40,6 @@ function parsePort(s: string | undefined): number | undefined {
   return n;
 }
 
-// Progress on stderr: a bar on a terminal, otherwise a plain line every few seconds.
-class Progress {
-  private bar: cliProgress.SingleBar | null = null;
-  private label: string;
-  private unit: string;
-  private start = Date.now();
-  private lastLine = 0;
-  private value = 0;
-  private total = 0;
-  private quiet: boolean;
-  constructor(label: string, unit: string, quiet: boolean) {
-    this.label = label;
-    this.unit = unit;
-    this.quiet = quiet;
-    if (!quiet && process.stderr.isTTY) {
-      this.bar = new cliProgress.SingleBar({
-        stream: process.stderr,
-        format: `${label.padEnd(8)} [{bar}] {value}/{total} ${unit} | {rate}/s | {extra}`,
-        hideCursor: true,
-        etaBuffer: 50,
-      }, cliProgress.Presets.shades_classic);
-      this.bar.start(1, 0, { rate: '0', extra: '' });
-    }
-  }
-  update(value: number, total: number, extra = ''): void {
-    this.value = value;
-    this.total = Math.max(total, value);
-    const rate = this.rate();
-    if (this.bar) {
-      this.bar.setTotal(Math.max(1, this.total));
-      this.bar.update(value, { rate: rate.toFixed(0), extra });
-    } else if (!this.quiet && Date.now() - this.lastLine >= 2000) {
-      this.lastLine = Date.now();
-      process.stderr.write(`${this.label}: ${value}/${this.total} ${this.unit} (${rate.toFixed(0)}/s) ${extra}\n`);
-    }
-  }
-  rate(): number {
-    const s = (Date.now() - this.start) / 1000;
-    return s > 0 ? this.value / s : 0;
-  }
-  elapsed(): number {
-    return (Date.now() - this.start) / 1000;
-  }
-  stop(): void {
-    if (this.bar) this.bar.stop();
-    else if (!this.quiet && this.value > 0) process.stderr.write(`${this.label}: ${this.value}/${this.total} ${this.unit} (${this.rate().toFixed(0)}/s) done\n`);
-  }
-}
-
 export interface GetSummary {
   name: string;
   fsId: string;
@@ -103,7 +54,10 @@ export interface GetSummary {
   chunks: number;
   contentBytes: number;
   seconds: number;
-  entriesPerSec: number;
+  entriesSeconds: number; // the entries phase, as timed by its progress bar
+  entriesPerSec: number; // new entries / entriesSeconds: the rate the bar showed
+  contentSeconds: number;
+  contentBytesPerSec: number;
 }
 
 // `basefs get`: fetch and verify a whole log (and the content of the files in its view) from
@@ -150,7 +104,7 @@ export async function getFilesystem(h: string, name: string, addr: string, kp: R
       throw new UserError(`cannot connect to ${addr} (${ma}): ${(e as Error).message}; is a node running there (basefs run ${name} or basefs mount) and is the port right?`);
     }
     const before = fs.dag.size;
-    const p = new Progress('entries', 'entries', quiet);
+    const p = new Progress('entries', (n) => String(n), quiet);
     let total: PullResult = { peerName: '', peerFsId: '', peerEntries: 0, peerHeads: [], received: 0, accepted: 0, duplicates: 0, rejected: 0, rejectReasons: [], parked: 0, rounds: 0, bytesIn: 0, bytesOut: 0, complete: false, incomplete: 'nothing fetched' };
     const deadline = t0 + timeoutSec * 1000;
     const stopped = (why: string) => new UserError(`get ${name} from ${addr} stopped: ${why}; what was fetched is kept (${fs.dag.size} entries); run the same command again to continue, or try another peer`, 'EIO');
@@ -193,27 +147,32 @@ export async function getFilesystem(h: string, name: string, addr: string, kp: R
     }
     if (total.rejected) process.stderr.write(`basefs: warning: the peer sent ${total.rejected} entries that failed verification (${total.rejectReasons.map(esc).join('; ')}); they were dropped\n`);
     if (!total.complete) throw stopped(`the log is incomplete: ${total.incomplete}`);
-    // content of every file in the view
-    const roots = fs.contentRoots();
-    const cp = new Progress('content', 'files', quiet);
+    // content of every file in the view; the bar counts bytes, which move with every chunk
+    // (a file only counts as done once all its chunks are in, which is near the end)
+    const files = fs.contentFiles();
+    const roots = files.map((f) => f.root);
+    let need = 0;
+    for (const f of files) if ((await fs.content.missing(f.root)).length > 0) need += f.size;
+    const cp = new Progress('content', bytes, quiet);
     let done = 0;
-    let incomplete = 0;
     let chunks = 0;
     let cbytes = 0;
     const left = await net.content.fetchMany(roots, peer, (b) => {
       chunks++;
       cbytes += b;
-      cp.update(done, roots.length, bytes(cbytes));
+      cp.update(cbytes, need, `files ${done}/${roots.length}`);
     }, () => {
       done++;
-      cp.update(done, roots.length, bytes(cbytes));
+      cp.update(cbytes, need, `files ${done}/${roots.length}`);
     });
-    incomplete = left.length;
-    if (roots.length) cp.stop();
+    if (cbytes > 0) cp.stop();
     const secs = (Date.now() - t0) / 1000;
+    const accepted = fs.dag.size - before;
     return {
-      name, fsId: fs.dag.fsIdHex, peer, entries: fs.dag.size, received: total.received, accepted: fs.dag.size - before, rejected: total.rejected, parked: fs.dag.parked.size,
-      files: roots.length, filesIncomplete: incomplete, chunks, contentBytes: cbytes, seconds: secs, entriesPerSec: (fs.dag.size - before) / Math.max(secs, 0.001),
+      name, fsId: fs.dag.fsIdHex, peer, entries: fs.dag.size, received: total.received, accepted, rejected: total.rejected, parked: fs.dag.parked.size,
+      files: roots.length, filesIncomplete: left.length, chunks, contentBytes: cbytes, seconds: secs,
+      entriesSeconds: p.elapsed(), entriesPerSec: accepted / Math.max(p.elapsed(), 0.001),
+      contentSeconds: cp.elapsed(), contentBytesPerSec: cbytes / Math.max(cp.elapsed(), 0.001),
     };
   } catch (e) {
     if (net) await net.stop().catch(() => {});
@@ -250,7 +209,9 @@ export function registerNetCommands(program: Command): void {
       const trust: Trust = { id: parseFsId(o.id), yes: !!o.yes, ask: process.stdin.isTTY && process.stderr.isTTY ? askTerminal : undefined };
       const s = await getFilesystem(h, name, addr, maybeKey(g), !!o.quiet || !!g.json, secs, trust);
       out(g.json, s, () => [
-        `fetched ${name} from ${addr}: ${s.entries} entries (${s.accepted} new, ${s.entriesPerSec.toFixed(0)}/s), ${s.files} files (${bytes(s.contentBytes)} transferred) in ${s.seconds.toFixed(1)} s`,
+        `fetched ${name} from ${addr} in ${s.seconds.toFixed(1)} s`,
+        `  entries  ${s.entries} (${s.accepted} new in ${s.entriesSeconds.toFixed(1)} s, ${s.entriesPerSec.toFixed(0)}/s)`,
+        `  content  ${s.files} files, ${bytes(s.contentBytes)} transferred in ${s.contentSeconds.toFixed(1)} s (${bytes(Math.round(s.contentBytesPerSec))}/s)`,
         `  id ${s.fsId}`,
         ...(s.parked ? [`  ${s.parked} entries still wait for deps; run the same command again to continue`] : []),
         ...(s.filesIncomplete ? [`  ${s.filesIncomplete} files are incomplete; run the same command again to continue (or start the node: it keeps fetching)`] : []),
@@ -275,19 +236,19 @@ export function registerNetCommands(program: Command): void {
       const join = parseJoin(o.join, name);
       const port = parsePort(o.port);
       const sock = controlSocketPath(h, name);
-      if (await controlAlive(sock)) throw new UserError(`a node is already running for ${name} (control socket ${sock}); stop it with basefs unmount ${name} or kill it`, 'EBUSY');
+      if (await controlAlive(sock)) throw new UserError(`a node is already running for ${name} (control socket ${sock}); stop it with basefs stop ${name}`, 'EBUSY');
       if (!o.foreground) {
         const args = ['--data-dir', h, ...(g.key ? ['--key', g.key] : []), 'run', name, ...(o.join ? ['-j', o.join] : []), ...(o.port ? ['--port', o.port] : []), '--host', o.host, ...(o.mdns ? [] : ['--no-mdns'])];
         const log = nodeLogPath(fsDir(h, name));
         const pid = await daemonize(args, sock, log);
         const r = (await callControl(sock, 'resources', [], 10_000)) as { node: { peerId: string; addrs: string[] } | null };
         out(g.json, { name, pid, peerId: r.node?.peerId ?? null, addrs: r.node?.addrs ?? [], log }, () =>
-          `node for ${name} running in the background (pid ${pid}, log ${log})\n  peer id  ${r.node?.peerId}\n${(r.node?.addrs ?? []).map((a) => `  listen   ${a}`).join('\n')}\nstop it with: kill ${pid}`);
+          `node for ${name} running in the background (pid ${pid}, log ${log})\n  peer id  ${r.node?.peerId}\n${(r.node?.addrs ?? []).map((a) => `  listen   ${a}`).join('\n')}\nstop it with: basefs stop ${name}  (same as basefs unmount ${name})`);
         return;
       }
       const node = await startNode({ home: h, name, kp: maybeKey(g), port, join, listenHost: o.host, mdns: o.mdns });
       const info = { name, pid: process.pid, peerId: node.net?.peerId ?? null, addrs: node.net?.addrs() ?? [] };
-      out(g.json, info, () => `node for ${name} running (pid ${process.pid}); Ctrl-C stops it\n  peer id  ${info.peerId}\n${info.addrs.map((a) => `  listen   ${a}`).join('\n')}`);
+      out(g.json, info, () => `node for ${name} running (pid ${process.pid}); Ctrl-C or basefs stop ${name} stops it\n  peer id  ${info.peerId}\n${info.addrs.map((a) => `  listen   ${a}`).join('\n')}`);
       await untilSignal(() => node.stop());
       // libp2p may leave sockets closing in the background; do not wait on them forever
       setTimeout(() => process.exit(process.exitCode ?? 0), 1000).unref();

@@ -706,6 +706,7 @@ export class NetNode extends EventEmitter {
     const c = this.counters;
     return {
       peerId: this.peerId,
+      port: this.listenPort(), // the port actually bound (differs from the default with --port 0)
       addrs: this.addrs(),
       topic: this.topic,
       connections: this.libp2p.getConnections().length,

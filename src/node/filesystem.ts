@@ -119,7 +119,9 @@ export class Filesystem extends EventEmitter {
       applied: (n) => this.state.prepare(n),
       proven: (a) => this.state.hasGrantRecord(a),
     };
-    // Parked entries go through the same bounds and rules as when they arrived.
+    // Parked entries go through the same bounds and rules as when they arrived. Their
+    // signatures are checked here, since a parked entry is applied without another check once
+    // its deps arrive: a damaged one (decodes or not) is skipped and fetched again.
     const released: Entry[] = [];
     const gone: string[] = [];
     let nParked = 0;
@@ -127,10 +129,11 @@ export class Filesystem extends EventEmitter {
       if (++nParked % 1000 === 0) tell(nParked);
       try {
         const e = decodeEntry(b);
+        if (!verifyEntry(e)) continue;
         const r = this.dag.add(e);
         if (r.status === 'applied') released.push(...r.applied.map((n) => n.entry));
         else if (r.status !== 'parked') gone.push(e.idHex);
-      } catch { /* a damaged parked entry is simply fetched again */ }
+      } catch { /* does not decode: fetched again like any missing entry */ }
     }
     const drop = [...gone, ...this.dag.takeDropped()];
     if (released.length) {
@@ -423,13 +426,18 @@ export class Filesystem extends EventEmitter {
   }
 
   contentRoots(): Uint8Array[] {
-    const out: Uint8Array[] = [];
+    return this.contentFiles().map((f) => f.root);
+  }
+
+  // Every file in the view with content, and its size (for progress totals).
+  contentFiles(): { root: Uint8Array; size: number }[] {
+    const out: { root: Uint8Array; size: number }[] = [];
     const walk = (p: string) => {
       for (const name of this.state.readdir(p)) {
         const c = p === '/' ? '/' + name : p + '/' + name;
         const n = this.state.lookup(c);
         if (!n) continue;
-        if (n.type === 'file' && n.root) out.push(n.root);
+        if (n.type === 'file' && n.root) out.push({ root: n.root, size: n.size });
         else if (n.type === 'dir') walk(c);
       }
     };
@@ -448,7 +456,16 @@ export class Filesystem extends EventEmitter {
       refused: { total: this.refused.total, kept: this.refused.size, authors: this.refused.authors() },
       viewDigest: this.state.viewDigest(),
       key: this.kp ? toHex(this.kp.publicKey) : null,
+      lastUpdate: this.lastUpdate(),
     };
+  }
+
+  // Time of the newest entry (ISO), by its author's clock as recorded in the entry. A scan of
+  // all entries, not the heads: a remote author may date an entry before its deps.
+  lastUpdate(): string | null {
+    let t = -1;
+    for (const n of this.dag.nodes.values()) if (n.entry.time > t) t = n.entry.time;
+    return t < 0 ? null : new Date(t).toISOString();
   }
 
   async close(): Promise<void> {

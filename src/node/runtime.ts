@@ -82,7 +82,9 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
     if (o.network !== false) {
       net = await startNetwork(fs, { port, host: o.listenHost ?? '0.0.0.0', join: o.join ?? [], mdns: o.mdns !== false, home: o.home });
     }
-    writeSettings(o.home, o.name, { ...settings, port: o.port !== undefined && o.port !== 0 ? o.port : settings.port });
+    // mountpoint: cleared here, set by the mount command once its mount is up, so a node
+    // started with `run` never shows the mount point of an earlier mount.
+    writeSettings(o.home, o.name, { ...settings, port: o.port !== undefined && o.port !== 0 ? o.port : settings.port, mountpoint: undefined });
     return new RunningNode(fs, api, net, control, sockPath);
   } catch (e) {
     if (control) control.close();

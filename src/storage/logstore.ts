@@ -83,35 +83,74 @@ export class LogStore {
   }
 
   // Batches of stored entries in order: reopen uses this to avoid a promise per entry.
+  // Each record is checked against the id index written in the same atomic batch: an entry's
+  // id is the SHA-256 of its bytes, so a damaged record hashes to an id the index does not
+  // map to its seq. Without this check a damaged entry would reopen under a new id and every
+  // entry after it would silently wait for a dep that never comes.
   async *readBatches(): AsyncGenerator<Entry[]> {
-    // nextv: one native round trip per 1000 records instead of one per record.
+    // nextv: one native round trip per 1000 records instead of one per record; the next batch
+    // is read while this one's ids are looked up, so the check costs little wall time.
     const it = this.db.iterator({ gt: 's!', lt: 's"' });
     try {
-      for (;;) {
-        const batch = await it.nextv(1000);
-        if (batch.length === 0) break;
+      let batch = await it.nextv(1000);
+      while (batch.length > 0) {
         const out: Entry[] = [];
         for (const [k, v] of batch) {
-          let e: Entry;
           try {
-            e = decodeEntry(v, true);
+            out.push(decodeEntry(v, true));
           } catch (err) {
-            throw new CorruptLogError(`corrupt log record ${k} in ${this.dir}: ${(err as Error).message}`);
+            throw await this.damaged(k.slice(2), `it no longer decodes (${(err as Error).message})`);
           }
-          this.nextSeq = parseInt(k.slice(2), 16) + 1;
-          out.push(e);
         }
+        const [seqs, next] = await Promise.all([this.db.getMany(out.map((e) => 'i!' + e.idHex)), it.nextv(1000)]);
+        for (let i = 0; i < out.length; i++) {
+          const seqHex = batch[i][0].slice(2);
+          const at = seqs[i] === undefined ? undefined : Buffer.from(seqs[i]!).toString();
+          if (at !== seqHex && !(at !== undefined && (await this.sameRecord(at, batch[i][1])))) {
+            throw await this.damaged(seqHex, 'its bytes no longer hash to the id it was stored under');
+          }
+        }
+        this.nextSeq = parseInt(batch[batch.length - 1][0].slice(2), 16) + 1;
         yield out;
+        batch = next;
       }
     } finally {
       await it.close();
     }
   }
 
+  // A second copy of an entry stored at another seq is a duplicate, not damage.
+  private async sameRecord(seqHex: string, v: Uint8Array): Promise<boolean> {
+    const other = await this.db.get('s!' + seqHex);
+    return other !== undefined && Buffer.compare(other, v) === 0;
+  }
 
-  async verifyIndex(e: Entry, seqHex: string): Promise<boolean> {
-    const v = await this.db.get('i!' + e.idHex);
-    return v !== undefined && Buffer.from(v).toString() === seqHex;
+  // The error for a damaged record at seqHex, naming the entry (from the id and path indexes,
+  // which the damage did not touch) and what to do. Only on the error path: scans the indexes.
+  private async damaged(seqHex: string, why: string): Promise<CorruptLogError> {
+    let id: string | undefined;
+    for await (const [k, v] of this.db.iterator({ gt: 'i!', lt: 'i"' })) {
+      if (Buffer.from(v).toString() === seqHex) {
+        id = k.slice(2);
+        break;
+      }
+    }
+    let path: string | undefined;
+    for await (const k of this.db.keys({ gt: 'p!', lt: 'p"' })) {
+      if (k.endsWith('\0' + seqHex)) {
+        path = k.slice(2, -13);
+        break;
+      }
+    }
+    const name = await this.getMeta('name').catch(() => undefined);
+    const fsDir = this.dir.replace(/\/log\/?$/, '');
+    return new CorruptLogError(
+      `the log at ${this.dir} is damaged: record ${parseInt(seqHex, 16)}` +
+        (id ? ` (entry ${id}${path ? `, path ${path}` : ''})` : '') +
+        ` is corrupt: ${why}. basefs will not open a log with a damaged entry, since every later entry depends on it. ` +
+        `Restore ${fsDir} from a backup, or move it aside and fetch the filesystem again from a peer: basefs get ${name ?? 'NAME'} ADDR`,
+      'ECORRUPT',
+    );
   }
 
   async *readParked(): AsyncGenerator<Uint8Array> {

@@ -25,14 +25,17 @@ test('files, directories, links, modes, times and errno codes on a real mount', 
   // /.cluster is a normal file; the virtual folders are not listed
   assert.deepEqual(run('ls -A').trim().split('\n'), ['.cluster']);
 
-  // one WRITE entry per close, visible to the CLI as soon as close(2) returns
+  // one WRITE entry per close: the mount shows it at once, the log (and so the CLI) once its
+  // batch lands, which fsync(2) waits for (sync FILE); without it the CLI would race the
+  // commit delay (docs/FUSE.md)
   run('echo hello > a.txt');
   assert.equal(run('cat a.txt'), 'hello\n');
+  run('sync a.txt');
   assert.equal(f.ok(`cat ${f.name}:/a.txt`), 'hello\n');
   const log1 = JSON.parse(f.ok(`--json log ${f.name}:/a.txt`));
   assert.equal(log1.length, 1);
   assert.equal(log1[0].kind, 'WRITE');
-  run('echo more >> a.txt');
+  run('echo more >> a.txt && sync a.txt');
   assert.equal(run('cat a.txt'), 'hello\nmore\n');
   assert.equal(JSON.parse(f.ok(`--json log ${f.name}:/a.txt`)).length, 2);
 
@@ -134,5 +137,13 @@ os.close(fd)"`);
   assert.equal(run('find . -path ./big.bin -prune -o -print | sort && cat r2 mv2/sub/x'), before);
   assert.equal(run('stat -c %s big.bin').trim(), '20000000');
   assert.match(f.ok(`ls ${f.name}:/`), /big\.bin/);
+
+  // list shows the mount point while the node runs and none once it stopped; unmount says it
+  // unmounted (a node started with run is "stopped": test/cli/output.test.ts)
+  assert.equal(JSON.parse(f.ok('--json list'))[0].mountpoint, m);
+  assert.ok(f.ok(`unmount ${f.name}`).startsWith(`unmounted ${f.name} from ${m} `));
+  const [row] = JSON.parse(f.ok('--json list'));
+  assert.equal(row.running, false);
+  assert.equal(row.mountpoint, null, 'no stale mount point for a stopped node');
   void q;
 });

@@ -38,8 +38,14 @@ async function until(what: string, fn: () => boolean | Promise<boolean>, ms = 20
   }
 }
 
+// Periodic anti-entropy (NetOptions.syncIntervalMs) every hour: it never runs during this
+// file, so each test passes only through the mechanism it names (sync on connect, gossip,
+// sync triggered by missing deps); with a short interval a periodic sync would hide a broken
+// trigger within the tests' bounds.
+const NO_PERIODIC_SYNC = 3_600_000;
+
 async function net(fs: Filesystem, h: string, join: string[] = []): Promise<NetNode> {
-  const n = await startNetwork(fs, { port: 0, host: '127.0.0.1', join, mdns: false, home: h, syncIntervalMs: 2000 });
+  const n = await startNetwork(fs, { port: 0, host: '127.0.0.1', join, mdns: false, home: h, syncIntervalMs: NO_PERIODIC_SYNC });
   nets.push(n);
   return n;
 }
