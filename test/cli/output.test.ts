@@ -72,7 +72,7 @@ test('list, blocks, resources, run, get and stop say what is true', { timeout: 2
   // get: the content progress moves (one line per tenth on a non-terminal), and the summary
   // rates are the rates the bars ended on.
   const home2 = tmpHome(t);
-  const get = basefs(home2, ['get', 'myfs', `127.0.0.1:${port}`]);
+  const get = basefs(home2, ['get', 'myfs', `127.0.0.1:${port}`, '--id', row.fsId]);
   assert.equal(get.code, 0, get.stderr);
   const content = get.stderr.split('\n').filter((l) => l.startsWith('content: '));
   const middle = content.filter((l) => !l.endsWith(' done'));
