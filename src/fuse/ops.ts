@@ -1,4 +1,4 @@
-import { statfs as statfsCb, mkdirSync, rmSync, writeFileSync, copyFileSync, constants as fsConstants } from 'node:fs';
+import { statfs as statfsCb, mkdirSync, rmSync, constants as fsConstants } from 'node:fs';
 import { join } from 'node:path';
 import type { Filesystem } from '../node/filesystem.ts';
 import { FsState, type Inode } from '../view/state.ts';
@@ -10,6 +10,8 @@ import { DirtyFile, type ContentIO, type ContentRef } from './dirty.ts';
 import { Committer, type Op } from './committer.ts';
 import type { Draft } from '../log/sign.ts';
 import { Reader } from './reader.ts';
+import { refuseLongPaths } from './names.ts';
+import { saveLost as saveLostBytes } from './lost.ts';
 import { ConflictTree, type VNode } from './conflicts.ts';
 import type { FuseOps, FuseStat, FuseStatfs } from './native.ts';
 import {
@@ -57,6 +59,13 @@ function where(p: string): Where {
     }
   }
   return { k: 'live', path: p };
+}
+
+// The path the log's length limits apply to: a live path itself, the path inside a snapshot;
+// null (names only) for the conflict folder, whose paths carry a loser id after the path.
+function limitsOf(p: string): string | null {
+  const w = where(p);
+  return w.k === 'live' || w.k === 'snap' ? w.path : null;
 }
 
 interface Handle {
@@ -427,21 +436,24 @@ export class FuseFs {
 
   // A closed file whose commit failed cannot report it to the program: keep the bytes.
   private async saveLost(df: DirtyFile, err: unknown): Promise<void> {
+    const error = String((err as Error)?.message ?? err);
     try {
-      mkdirSync(this.lostDir, { recursive: true, mode: 0o700 });
-      const dest = join(this.lostDir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${baseName(df.path) || 'file'}`);
-      let saved = false;
+      let savedAs: string | null = null;
       await df.lock.run(async () => {
-        const buf = df.buf;
-        if (!buf) return;
-        const c = await buf.content();
-        if ('buffer' in c) writeFileSync(dest, c.buffer, { mode: 0o600 });
-        else copyFileSync(c.file, dest);
-        saved = true;
+        const meta = { path: df.path, mode: df.mode, mtime: df.mtime, size: df.size, error };
+        if (df.buf) savedAs = await saveLostBytes(this.lostDir, await df.buf.content(), meta);
+        else {
+          // unchanged since open, or streamed into the store (store() ended the stream): the
+          // bytes are stored content that no entry names; copy them out
+          const b = df.base;
+          const io = this.io;
+          const read = b ? (off: number, len: number) => io.read(b.root, off, len, df.path) : async () => new Uint8Array(0);
+          savedAs = await saveLostBytes(this.lostDir, { size: b?.size ?? 0, read }, meta);
+        }
       });
-      logger.error({ path: df.path, err: (err as Error)?.message, savedAs: saved ? dest : null }, 'could not commit a closed file; its content was kept in fuse-lost');
+      logger.error({ path: df.path, err: error, savedAs }, 'could not commit a closed file; its content was kept in fuse-lost');
     } catch (e) {
-      logger.error({ path: df.path, err: (err as Error)?.message, saveErr: (e as Error).message }, 'could not commit a closed file and could not save it');
+      logger.error({ path: df.path, err: error, saveErr: (e as Error).message }, 'could not commit a closed file and could not save it');
     }
   }
 
@@ -473,7 +485,7 @@ export class FuseFs {
   // ------------------------------------------------------------------ operations
 
   ops(): FuseOps {
-    const ops = this.rawOps();
+    const ops = refuseLongPaths(this.rawOps(), limitsOf);
     return process.env.BASEFS_FUSE_STATS ? this.timed(ops) : ops;
   }
 
