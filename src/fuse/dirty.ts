@@ -43,6 +43,7 @@ export class DirtyFile {
   private seq: boolean; // every byte so far was appended to an empty file
   gen = 0; // bumped by every change
   committedGen: number; // gen of the last commit (-1: never committed)
+  failed: { gen: number; err: unknown } | null = null; // the last commit attempt that failed
   writers = 0;
   refs = 0;
   queued = false; // waiting in the committer

@@ -15,7 +15,7 @@ import { saveLost as saveLostBytes } from './lost.ts';
 import { ConflictTree, type VNode } from './conflicts.ts';
 import type { FuseOps, FuseStat, FuseStatfs } from './native.ts';
 import {
-  fail, toErrno, ENOENT, EEXIST, ENOTDIR, EISDIR, ENOTEMPTY, EACCES, EPERM, EINVAL, EROFS, EBADF, EIO,
+  fail, toErrno, ENOSPC, ENOENT, EEXIST, ENOTDIR, EISDIR, ENOTEMPTY, EACCES, EPERM, EINVAL, EROFS, EBADF, EIO,
 } from './errno.ts';
 
 const S_IFDIR = 0o040000;
@@ -66,6 +66,13 @@ function where(p: string): Where {
 function limitsOf(p: string): string | null {
   const w = where(p);
   return w.k === 'live' || w.k === 'snap' ? w.path : null;
+}
+
+// The errno close(2) or fsync(2) reports for a commit that failed: the ones POSIX lists for
+// them (EIO, ENOSPC), and EACCES for a grant revoked since open; anything else is EIO.
+function closeErrno(e: unknown): number {
+  const n = toErrno(e, 'commit');
+  return n === ENOSPC || n === EACCES ? n : EIO;
 }
 
 interface Handle {
@@ -245,19 +252,27 @@ export class FuseFs {
 
   // chmod/utimens of a path without local file changes: a queued SETATTR, merged with one
   // still waiting for the same path.
-  private queueAttrs(path: string, n: Node, a: { mode?: number; mtime?: number }): void {
+  private queueAttrs(path: string, n: Node, a: { mode?: number; mtime?: number }): Op {
     const cur = this.pendingAttrs.get(path);
     if (cur && !cur.op.taken) {
       if (a.mode !== undefined) cur.mode = a.mode;
       if (a.mtime !== undefined) cur.mtime = a.mtime;
       cur.op.draft = { ...cur.op.draft, mode: cur.mode ?? cur.op.draft.mode, mtime: cur.mtime ?? cur.op.draft.mtime };
-      return;
+      return cur.op;
     }
     const pa: PendingAttrs = { mode: a.mode ?? n.mode & 0o7777, mtime: a.mtime ?? n.mtime, op: null as unknown as Op };
     pa.op = this.queueOp({ kind: Kind.SETATTR, path, mode: pa.mode!, mtime: pa.mtime! }, () => {
       if (this.pendingAttrs.get(path) === pa) this.pendingAttrs.delete(path);
     });
     this.pendingAttrs.set(path, pa);
+    return pa.op;
+  }
+
+  // Every change is durable when its call returns (see docs/FUSE.md, "Durability"): the
+  // caller waits for the batch that commits it; concurrent callers share a batch.
+  private async settle(df: DirtyFile): Promise<void> {
+    this.sched(df);
+    await this.committer.durable(df).catch((e) => fail(closeErrno(e)));
   }
 
   private async drainIfBusy(): Promise<void> {
@@ -685,16 +700,13 @@ export class FuseFs {
       // close(2): queue the file's changes for the committer (see docs/FUSE.md).
       flush: (path, fd, cb) => this.go('flush', path, cb, async () => {
         const h = this.handles.get(fd);
-        if (h?.write && h.df && h.df.pending) {
-          this.sched(h.df);
-          await this.committer.backpressure();
-        }
+        if (h?.write && h.df && h.df.pending) await this.settle(h.df);
       }),
 
       // fsync(2): the file's WRITE entry is durable when this returns.
       fsync: (path, _datasync, fd, cb) => this.go('fsync', path, cb, async () => {
         const h = this.handles.get(fd);
-        if (h?.df) await this.committer.now(h.df);
+        if (h?.df) await this.committer.durable(h.df).catch((e) => fail(closeErrno(e)));
       }),
 
       release: (path, fd, cb) => {
@@ -721,7 +733,7 @@ export class FuseFs {
         }
         const d = df;
         await d.lock.run(() => d.truncate(size));
-        if (d.writers === 0) this.sched(d);
+        if (d.writers === 0) await this.settle(d);
       }),
 
       ftruncate: (path, fd, size, cb) => this.go('ftruncate', path, cb, async () => {
@@ -754,7 +766,7 @@ export class FuseFs {
           if (this.pendingDirs.get(path) === pd) this.pendingDirs.delete(path);
         });
         this.pendingDirs.set(path, pd);
-        await this.committer.backpressure();
+        await this.committer.landed(pd.op);
       }),
 
       rmdir: (path, cb) => this.go('rmdir', path, cb, async () => {
@@ -800,7 +812,7 @@ export class FuseFs {
           if (this.pendingDeletes.get(path) === op) this.pendingDeletes.delete(path);
         });
         this.pendingDeletes.set(path, op);
-        await this.committer.backpressure();
+        await this.committer.landed(op);
       }),
 
       rename: (src, dest, cb) => this.go('rename', src, cb, () => this.rename(src, dest)),
@@ -838,7 +850,7 @@ export class FuseFs {
           if (df.mode !== perm) {
             df.mode = perm;
             df.changed();
-            if (df.writers === 0) this.sched(df);
+            if (df.writers === 0) await this.settle(df);
           }
           return;
         }
@@ -850,9 +862,9 @@ export class FuseFs {
         if (pd && !pd.op.taken && !this.pendingAttrs.has(path)) {
           pd.mode = perm;
           pd.op.draft = { ...pd.op.draft, mode: perm };
-          return;
+          return this.committer.landed(pd.op);
         }
-        this.queueAttrs(path, n, { mode: perm });
+        await this.committer.landed(this.queueAttrs(path, n, { mode: perm }));
       }),
 
       chown: (path, _uid, _gid, cb) => this.go('chown', path, cb, () => {
@@ -883,7 +895,7 @@ export class FuseFs {
           if (df.mtime !== m) {
             df.mtime = m;
             df.changed();
-            if (df.writers === 0) this.sched(df);
+            if (df.writers === 0) await this.settle(df);
           }
           return;
         }
@@ -893,7 +905,7 @@ export class FuseFs {
         if (n.type === 'symlink' || n.mtime === m) return;
         const pd = this.pendingDirs.get(path);
         if (pd) pd.mtime = m; // shown now; recorded by a SETATTR after the MKDIR
-        this.queueAttrs(path, n, { mtime: m });
+        await this.committer.landed(this.queueAttrs(path, n, { mtime: m }));
       }),
 
       link: (_src, dest, cb) => cb(where(dest).k === 'live' ? EPERM : EROFS), // no hard links
@@ -968,7 +980,7 @@ export class FuseFs {
       this.dirty.set(dest, dfSrc);
       dfSrc.changed();
       this.committer.cancel(dfSrc); // re-queued at the end: after any MKDIR of its new directory
-      if (dfSrc.writers === 0) this.sched(dfSrc);
+      if (dfSrc.writers === 0) await this.settle(dfSrc);
       return;
     }
     // everything queued lands first, so the RENAME follows it in the log
@@ -983,7 +995,7 @@ export class FuseFs {
     if (dst && srcIsDir && dst.type !== 'dir') fail(ENOTDIR);
     if (dst?.type === 'dir' && !srcIsDir) fail(EISDIR);
     if (srcIsDir && isUnder(dest, src)) fail(EINVAL);
-    if (df && df.pending && !df.discarded) await this.committer.now(df);
+    if (df && df.pending && !df.discarded) await this.committer.durable(df);
     await this.fs.rename(src, dest);
     const dfDst = this.dirty.get(dest);
     if (dfDst && dfDst !== df) await this.replaced(dfDst);

@@ -68,7 +68,7 @@ test('over-long names and paths: ENAMETOOLONG at the call, nothing accepted and 
 
   // exactly 255 bytes works and is committed
   const max = 'm'.repeat(NAME_MAX);
-  run(`echo kept > ${max} && mkdir d${'m'.repeat(NAME_MAX - 1)}`);
+  run(`${PY} -c "open('${max}', 'w').write('kept\\n')" && mkdir d${'m'.repeat(NAME_MAX - 1)}`);
   assert.equal(run(`cat ${max}`), 'kept\n');
 
   // a path inside the filesystem over 4096 bytes, reached from a deep working directory
@@ -130,11 +130,14 @@ for i in range(600):
     time.sleep(0.1)
 os.close(fd)
 `;
-  must(`coproc H { ${PY} -c ${q(holder)}; }
+  // close(2) waits for the commit, so it reports the failure (EIO) to the program too
+  const r = sh(`coproc H { ${PY} -c ${q(holder)}; }
 read -t 60 -u \${H[0]} line && [ "$line" = ready ]
 ${q(BIN)} --data-dir ${q(f.home)} rm -r ${f.name}:/d
 touch ${q(flag)}
 wait $H_PID`, { cwd: m });
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /OSError: \[Errno 5\] Input\/output error/);
   const lost = join(f.home, 'fs', f.name, 'fuse-lost');
   const sidecars = () => (existsSync(lost) ? readdirSync(lost).filter((n) => n.endsWith('.json')) : []);
   for (let i = 0; i < 300 && sidecars().length === 0; i++) sh('sleep 0.1');
