@@ -12,6 +12,7 @@ import type { Draft } from '../log/sign.ts';
 import { Reader } from './reader.ts';
 import { refuseLongPaths } from './names.ts';
 import { saveLost as saveLostBytes } from './lost.ts';
+import { Times } from './times.ts';
 import { ConflictTree, type VNode } from './conflicts.ts';
 import type { FuseOps, FuseStat, FuseStatfs } from './native.ts';
 import {
@@ -83,7 +84,7 @@ interface Handle {
 }
 
 // What a live path is, with queued (not yet committed) changes applied.
-type Node = Pick<Inode, 'type' | 'mode' | 'mtime' | 'size' | 'root' | 'target'>;
+type Node = Pick<Inode, 'type' | 'mode' | 'mtime' | 'size' | 'root' | 'target'> & { entryId?: string; attrId?: string; ctime?: number };
 
 interface PendingDir {
   mode: number;
@@ -94,6 +95,7 @@ interface PendingDir {
 interface PendingAttrs {
   mode?: number;
   mtime?: number;
+  at: number; // when it was asked for: the ctime until it lands
   op: Op;
 }
 
@@ -135,6 +137,7 @@ export class FuseFs {
   private snapList: Map<string, string> | null = null;
   private snapStates = new Map<string, FsState>();
   private conflicts: ConflictTree;
+  private times: Times;
   readonly committer: Committer;
   private closed = false;
   private onEntries: (es: Entry[]) => void;
@@ -150,6 +153,7 @@ export class FuseFs {
     rmSync(this.tmpDir, { recursive: true, force: true }); // buffers of a crashed mount
     mkdirSync(this.tmpDir, { recursive: true, mode: 0o700 });
     this.conflicts = new ConflictTree(fs);
+    this.times = new Times((id) => fs.dag.get(id)?.entry.time);
     this.committer = new Committer(fs, () => io.flush(), (df, err) => this.afterCommit(df, err));
     this.onEntries = (es) => this.entriesApplied(es);
     fs.on('entries', this.onEntries);
@@ -168,6 +172,10 @@ export class FuseFs {
     }
     if (snaps) this.snapList = null;
     this.conflicts.invalidate();
+    // this mount's own new files changed their directory at create; anyone's WRITE from
+    // elsewhere counts as a change of its directory (whether it made the file is not known here)
+    const me = this.fs.kp?.publicKey;
+    this.times.entries(es, (e) => !me || !bytesEqual(e.author, me));
   }
 
   // ------------------------------------------------------------------ authority
@@ -209,7 +217,7 @@ export class FuseFs {
 
   // ------------------------------------------------------------------ attributes
 
-  private stat(type: 'dir' | 'file' | 'symlink', perm: number, size: number, mtime: number): FuseStat {
+  private stat(type: 'dir' | 'file' | 'symlink', perm: number, size: number, mtime: number, atime = mtime, ctime = mtime): FuseStat {
     const bits = type === 'dir' ? S_IFDIR : type === 'symlink' ? S_IFLNK : S_IFREG;
     return {
       mode: bits | perm,
@@ -218,30 +226,39 @@ export class FuseFs {
       size,
       nlink: 1,
       mtime,
-      atime: mtime,
-      ctime: mtime,
+      atime,
+      ctime,
       blksize: 128 * 1024,
       blocks: Math.ceil(size / 512),
     };
   }
 
-  private inodeStat(n: Node | Inode | VNode, canWrite: boolean): FuseStat {
-    if (n.type === 'symlink') return this.stat('symlink', 0o777, Buffer.byteLength(n.target ?? ''), n.mtime);
+  // `live`: the path in the mount, for the node-local times (atime, directory changes).
+  private inodeStat(n: Node | Inode | VNode, canWrite: boolean, live?: string): FuseStat {
+    const ctime = (n as Node).ctime ?? this.times.ctime(n as Node);
+    if (n.type === 'dir') {
+      let perm = n.mode & 0o7777;
+      if (!canWrite) perm &= ~0o222;
+      if (live === undefined) return this.stat('dir', perm, 4096, n.mtime, n.mtime, ctime);
+      const mtime = this.times.dirMtime(live, n.mtime);
+      return this.stat('dir', perm, 4096, mtime, this.times.atime(live, mtime), this.times.dirCtime(live, ctime));
+    }
+    const atime = live === undefined ? n.mtime : this.times.atime(live, n.mtime);
+    if (n.type === 'symlink') return this.stat('symlink', 0o777, Buffer.byteLength(n.target ?? ''), n.mtime, atime, ctime);
     let perm = n.mode & 0o7777;
     if (!canWrite) perm &= ~0o222;
-    if (n.type === 'dir') return this.stat('dir', perm, 4096, n.mtime);
-    return this.stat('file', perm, n.size, n.mtime);
+    return this.stat('file', perm, n.size, n.mtime, atime, ctime);
   }
 
   // A live path as the mount shows it: the view plus queued MKDIR/SETATTR (not files: see dirty).
   private look(path: string): Node | null {
     const pd = this.pendingDirs.get(path);
     if (!pd && this.pendingDeletes.has(path)) return null;
-    const n: Node | null = pd ? { type: 'dir', mode: pd.mode, mtime: pd.mtime, size: 0, root: null, target: '' } : this.fs.state.lookup(path);
+    const n: Node | null = pd ? { type: 'dir', mode: pd.mode, mtime: pd.mtime, size: 0, root: null, target: '', ctime: pd.mtime } : this.fs.state.lookup(path);
     if (!n) return null;
     const pa = this.pendingAttrs.get(path);
     if (!pa) return n;
-    return { type: n.type, mode: pa.mode ?? n.mode, mtime: pa.mtime ?? n.mtime, size: n.size, root: n.root, target: n.target };
+    return { type: n.type, mode: pa.mode ?? n.mode, mtime: pa.mtime ?? n.mtime, size: n.size, root: n.root, target: n.target, ctime: pa.at };
   }
 
   private queueOp(draft: Draft, done: (err: unknown | null) => void): Op {
@@ -257,10 +274,11 @@ export class FuseFs {
     if (cur && !cur.op.taken) {
       if (a.mode !== undefined) cur.mode = a.mode;
       if (a.mtime !== undefined) cur.mtime = a.mtime;
+      cur.at = Date.now();
       cur.op.draft = { ...cur.op.draft, mode: cur.mode ?? cur.op.draft.mode, mtime: cur.mtime ?? cur.op.draft.mtime };
       return cur.op;
     }
-    const pa: PendingAttrs = { mode: a.mode ?? n.mode & 0o7777, mtime: a.mtime ?? n.mtime, op: null as unknown as Op };
+    const pa: PendingAttrs = { mode: a.mode ?? n.mode & 0o7777, mtime: a.mtime ?? n.mtime, at: Date.now(), op: null as unknown as Op };
     pa.op = this.queueOp({ kind: Kind.SETATTR, path, mode: pa.mode!, mtime: pa.mtime! }, () => {
       if (this.pendingAttrs.get(path) === pa) this.pendingAttrs.delete(path);
     });
@@ -307,10 +325,10 @@ export class FuseFs {
       const h = this.hidden.get(path);
       if (h) return h.type === 'symlink' ? this.stat('symlink', 0o777, h.size, h.mtime) : this.stat('file', h.mode & 0o7777, h.df ? h.df.size : h.size, h.df ? h.df.mtime : h.mtime);
       const df = this.dirty.get(path);
-      if (df) return this.stat('file', this.writable(path) ? df.mode & 0o7777 : df.mode & 0o7555, df.size, df.mtime);
+      if (df) return this.stat('file', this.writable(path) ? df.mode & 0o7777 : df.mode & 0o7555, df.size, df.mtime, this.times.atime(path, df.mtime), df.ctime);
       const n = this.look(path);
       if (!n) return ENOENT;
-      return this.inodeStat(n, n.type === 'dir' ? this.dirWritable(path) : this.writable(path));
+      return this.inodeStat(n, n.type === 'dir' ? this.dirWritable(path) : this.writable(path), path);
     }
     if (w.k === 'snaps') return this.virtualDir();
     if (w.k === 'snap') {
@@ -418,7 +436,7 @@ export class FuseFs {
 
   private newDirty(path: string, n: Inode | null): DirtyFile {
     const base: ContentRef | null = n && n.type === 'file' && n.root ? { root: n.root, size: n.size } : null;
-    const df = new DirtyFile(path, { mode: n ? n.mode & 0o7777 : 0o644, mtime: n?.mtime ?? Date.now(), base, inLog: !!n, tmpDir: this.tmpDir, io: this.io });
+    const df = new DirtyFile(path, { mode: n ? n.mode & 0o7777 : 0o644, mtime: n?.mtime ?? Date.now(), ctime: n ? this.times.ctime(n) : undefined, base, inLog: !!n, tmpDir: this.tmpDir, io: this.io });
     this.dirty.set(path, df);
     return df;
   }
@@ -673,6 +691,7 @@ export class FuseFs {
             df = new DirtyFile(path, { mode: mode & 0o7777, mtime: Date.now(), base: null, inLog: false, tmpDir: this.tmpDir, io: this.io });
             this.dirty.set(path, df);
             df.changed();
+            this.times.childChanged(path);
           }
         }
         df.refs++;
@@ -682,6 +701,7 @@ export class FuseFs {
 
       read: (path, fd, buf, len, pos, cb) => this.goN('read', path, cb, async () => {
         const h = this.handle(fd);
+        if (pos === 0) this.readAt(path);
         if (h.df) {
           const df = h.df;
           return df.lock.run(() => df.read(buf, len, pos));
@@ -806,7 +826,10 @@ export class FuseFs {
           this.dirty.delete(path);
           if (df.refs === 0 && !df.inflight) await this.forget(df);
         }
-        if (!n && !(df && df.inflight)) return; // created here and never committed: nothing to delete
+        if (!n && !(df && df.inflight)) {
+          this.times.removed(path); // created here and never committed: nothing to delete
+          return;
+        }
         this.pendingAttrs.delete(path);
         const op = this.queueOp({ kind: Kind.DELETE, path }, () => {
           if (this.pendingDeletes.get(path) === op) this.pendingDeletes.delete(path);
@@ -856,7 +879,10 @@ export class FuseFs {
         }
         const n = this.look(path);
         if (!n) fail(ENOENT);
-        if (df) df.mode = perm;
+        if (df) {
+          df.mode = perm;
+          df.ctime = Date.now(); // shown while it stays open: the SETATTR below is this change
+        }
         if (n.type === 'symlink' || (n.mode & 0o7777) === perm) return;
         const pd = this.pendingDirs.get(path);
         if (pd && !pd.op.taken && !this.pendingAttrs.has(path)) {
@@ -876,23 +902,26 @@ export class FuseFs {
 
       utimens: (path, atime, mtime, cb) => this.go('utimens', path, cb, async () => {
         if (where(path).k !== 'live') fail(EROFS);
-        // Patched binding: the real mtime, UTIME_NOW/UTIME_OMIT arrive as NOW_OR_OMIT (both
+        // Patched binding: the real times, UTIME_NOW/UTIME_OMIT arrive as NOW_OR_OMIT (both
         // NOW_OR_OMIT: touch, touch -m, also touch -a; mtime alone NOW_OR_OMIT: left alone).
         // Unpatched: libfuse sends both times and the binding gives us atime twice.
+        // atime is node-local (docs/FUSE.md, "Times"): a NOW_OR_OMIT atime beside a real mtime
+        // is taken as UTIME_OMIT (tar x, touch -m -d), beside another NOW_OR_OMIT as now.
         let m = this.utimensFixed ? mtime : atime;
-        if (this.utimensFixed && m === NOW_OR_OMIT) {
-          if (atime !== NOW_OR_OMIT) return;
-          m = Date.now();
-        }
+        let a: number | null = atime;
+        if (this.utimensFixed && atime === NOW_OR_OMIT) a = mtime === NOW_OR_OMIT ? Date.now() : null;
+        const keepMtime = this.utimensFixed && m === NOW_OR_OMIT && atime !== NOW_OR_OMIT;
+        if (this.utimensFixed && m === NOW_OR_OMIT) m = Date.now();
         const hid = this.hidden.get(path);
         if (hid) {
-          hid.mtime = m;
+          if (!keepMtime) hid.mtime = m;
           return;
         }
         this.requireWritable(path);
         const df = this.dirty.get(path);
         if (df && (df.pending || df.inflight)) {
-          if (df.mtime !== m) {
+          if (a !== null) this.times.setAtime(path, a);
+          if (!keepMtime && df.mtime !== m) {
             df.mtime = m;
             df.changed();
             if (df.writers === 0) await this.settle(df);
@@ -901,8 +930,14 @@ export class FuseFs {
         }
         const n = this.look(path);
         if (!n) fail(ENOENT);
-        if (df) df.mtime = m;
-        if (n.type === 'symlink' || n.mtime === m) return;
+        if (a !== null) this.times.setAtime(path, a);
+        if (keepMtime) return;
+        if (df) {
+          df.mtime = m;
+          df.ctime = Date.now(); // shown while it stays open: the SETATTR below is this change
+        }
+        this.times.mtimeSet(path);
+        if (n.mtime === m) return;
         const pd = this.pendingDirs.get(path);
         if (pd) pd.mtime = m; // shown now; recorded by a SETATTR after the MKDIR
         await this.committer.landed(this.queueAttrs(path, n, { mtime: m }));
@@ -920,6 +955,14 @@ export class FuseFs {
       h.df.refs--;
       if (h.write) h.df.writers--;
     }
+  }
+
+  // atime (node-local, relatime): on the read at offset 0 of a live file.
+  private readAt(path: string): void {
+    if (where(path).k !== 'live') return;
+    const df = this.dirty.get(path);
+    const m = df ? df.mtime : this.look(path)?.mtime;
+    if (m !== undefined) this.times.accessed(path, m);
   }
 
   private reader(root: Uint8Array | null, size: number, path: string): Reader | null {
@@ -980,6 +1023,8 @@ export class FuseFs {
       this.dirty.set(dest, dfSrc);
       dfSrc.changed();
       this.committer.cancel(dfSrc); // re-queued at the end: after any MKDIR of its new directory
+      this.times.removed(src);
+      this.times.childChanged(dest);
       if (dfSrc.writers === 0) await this.settle(dfSrc);
       return;
     }
