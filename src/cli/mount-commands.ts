@@ -64,12 +64,13 @@ export function registerMountCommands(program: Command): void {
     .option('--no-mdns', 'do not announce or discover peers on the LAN')
     .option('--local', 'no networking at all: a single-node mount (tests, offline use)')
     .option('--debug-fuse', 'log every FUSE request (very verbose)')
+    .option('--allow-other', 'let other local users use the mount, the kernel checking the modes shown (default_permissions); a non-root user needs user_allow_other in /etc/fuse.conf')
     .addHelpText('after', `
 Inside the mount:
   DIR/.snap/LABEL       read-only snapshot; mkdir DIR/.snap/LABEL takes one (= basefs snapshot)
   DIR/.conflicts/PATH/  conflict losers of PATH, one entry per losing version (id prefix)
 Both are hidden from directory listings; see docs/FUSE.md. Stop with: basefs unmount NAME`)
-    .action(async (name: string, dir: string, o: { foreground?: boolean; join?: string; port?: string; host: string; mdns: boolean; local?: boolean; debugFuse?: boolean }, cmd: Command) => {
+    .action(async (name: string, dir: string, o: { foreground?: boolean; join?: string; port?: string; host: string; mdns: boolean; local?: boolean; debugFuse?: boolean; allowOther?: boolean }, cmd: Command) => {
       // chunk reads and writes run on the libuv pool; 4 threads starve parallel reads. Read by
       // libuv when the pool first starts, which has not happened yet in this process.
       process.env.UV_THREADPOOL_SIZE ??= '16';
@@ -87,6 +88,7 @@ Both are hidden from directory listings; see docs/FUSE.md. Stop with: basefs unm
       }
       const { prepareMountpoint, mountAt } = await import('../fuse/mount.ts');
       if (!existsSync('/dev/fuse')) throw new UserError(`/dev/fuse is missing: FUSE is not available here; use basefs run ${name} for a node without a mount`);
+      if (o.allowOther) checkAllowOther();
       prepareMountpoint(abs); // fail early, before forking
       if (!o.foreground) {
         const log = nodeLogPath(fsDir(h, name));
@@ -102,7 +104,7 @@ Both are hidden from directory listings; see docs/FUSE.md. Stop with: basefs unm
         out(g.json, { name, mountpoint: abs, pid, log }, () => `mounted ${name} at ${abs} (node pid ${pid}, log ${log}); stop with: basefs unmount ${name}`);
         return;
       }
-      await runMounted(g, h, name, abs, { join, port, host: o.host, mdns: o.mdns, local: !!o.local, debug: !!o.debugFuse });
+      await runMounted(g, h, name, abs, { join, port, host: o.host, mdns: o.mdns, local: !!o.local, debug: !!o.debugFuse, allowOther: !!o.allowOther });
     });
 
   program
@@ -145,9 +147,22 @@ Both are hidden from directory listings; see docs/FUSE.md. Stop with: basefs unm
     });
 }
 
+// fusermount refuses allow_other to a non-root user unless /etc/fuse.conf has a
+// user_allow_other line; say so before forking instead of failing inside the node.
+export function checkAllowOther(conf = '/etc/fuse.conf'): void {
+  if (process.getuid?.() === 0) return;
+  let text = '';
+  try {
+    text = readFileSync(conf, 'utf8');
+  } catch { /* missing: the option is off */ }
+  if (!text.split('\n').some((l) => l.trim() === 'user_allow_other')) {
+    throw new UserError(`--allow-other needs the line user_allow_other in ${conf} for a mount by a non-root user (as root: echo user_allow_other >> ${conf}), or mount as root`, 'EPERM');
+  }
+}
+
 // The foreground mount: node + FUSE in this process until SIGINT/SIGTERM or an external
 // unmount (fusermount -u), then a clean stop: commit open files, unmount, close the log.
-async function runMounted(g: ReturnType<typeof globals>, h: string, name: string, dir: string, o: { join: string[]; port?: number; host: string; mdns: boolean; local: boolean; debug: boolean }): Promise<void> {
+async function runMounted(g: ReturnType<typeof globals>, h: string, name: string, dir: string, o: { join: string[]; port?: number; host: string; mdns: boolean; local: boolean; debug: boolean; allowOther: boolean }): Promise<void> {
   const { startNode } = await import('../node/runtime.ts');
   const { mountFilesystem, mountAt } = await import('../fuse/mount.ts');
   const kp = maybeKey(g);
@@ -155,7 +170,7 @@ async function runMounted(g: ReturnType<typeof globals>, h: string, name: string
   let m;
   try {
     const net = node.net;
-    m = await mountFilesystem(node.fs, dir, { debug: o.debug, fetch: net ? (root) => net.content.enqueue(root) : undefined });
+    m = await mountFilesystem(node.fs, dir, { debug: o.debug, allowOther: o.allowOther, fetch: net ? (root) => net.content.enqueue(root) : undefined });
   } catch (e) {
     await node.stop();
     throw e;

@@ -5,21 +5,22 @@ import { parentOf } from '../log/path.ts';
 import { logger } from '../node/logger.ts';
 import type { DirtyFile, ContentRef } from './dirty.ts';
 
-// The FUSE write-back queue. Closed files (a WRITE each), new directories (MKDIR) and
-// attribute changes (SETATTR) wait here for up to DELAY_MS, then go to the log together: the
-// files' contents are stored concurrently (they share their fsyncs) and all entries are
-// appended with one fsync (Filesystem.commitMany), in queue order. The mount shows queued
-// changes at once (ops.ts overlays them); fsync(2), snapshots, renames, removals and unmount
-// wait for the queue. See docs/FUSE.md.
+// The FUSE commit queue. Closed files (a WRITE each), new directories (MKDIR), attribute
+// changes (SETATTR) and removals (DELETE) go to the log in batches: the files' contents are
+// stored concurrently (they share their fsyncs), then all entries are appended with one fsync
+// (Filesystem.commitMany), in queue order. Every FUSE call that changes something waits for
+// its batch (durable(), landed()), which starts one at once; calls arriving meanwhile share
+// the next. Only work nobody waits for (a release after a failed close) waits DELAY_MS for
+// company. See docs/FUSE.md, "Durability".
 export const DELAY_MS = Number(process.env.BASEFS_FUSE_COMMIT_DELAY_MS ?? 10);
 const MAX_BATCH = 1024;
-const MAX_QUEUED = 4096; // close(2) and mkdir(2) wait for a batch beyond this many queued items
 
 // A queued metadata change; `draft` may be updated until the op is taken into a batch.
 export interface Op {
   draft: Draft;
   taken: boolean;
   done(err: unknown | null): void;
+  result?: { err: unknown | null }; // set once the op was committed or failed
 }
 
 type Item = DirtyFile | Op;
@@ -112,26 +113,32 @@ export class Committer {
     }
   }
 
-  // One more queued item: slow the caller down when the committer is far behind.
-  async backpressure(): Promise<void> {
-    if (this.queue.size >= MAX_QUEUED) await this.kick();
-  }
-
-  // Waits until df's changes so far are in the log (durable), committing now.
-  async now(df: DirtyFile): Promise<void> {
-    for (let i = 0; i < 100; i++) {
-      if (df.discarded) return;
+  // Waits until df's changes up to `gen` (default: all so far) are in the log and durable,
+  // committing now (no batching delay: the caller is waiting). Throws the commit's error when
+  // the attempt that covered `gen` failed, so close(2) and fsync(2) can report it.
+  async durable(df: DirtyFile, gen = df.gen): Promise<void> {
+    for (;;) {
+      if (df.discarded || df.committedGen >= gen) return;
+      if (df.failed && df.failed.gen >= gen) throw df.failed.err;
       if (df.inflight && this.running) {
         await this.running;
         continue;
       }
-      if (!df.pending) return;
       if (!df.queued) {
         df.queued = true;
         this.queue.add(df);
       }
       await this.kick();
     }
+  }
+
+  // Waits until a queued metadata change is in the log; throws its commit error.
+  async landed(op: Op): Promise<void> {
+    while (!op.result) {
+      if (op.taken && this.running) await this.running;
+      else await this.kick();
+    }
+    if (op.result.err) throw op.result.err;
   }
 
   // Everything queued so far, committed.
@@ -145,6 +152,8 @@ export class Committer {
   }
 
   private async commitBatch(batch: Item[]): Promise<void> {
+    const takenGen = new Map<Item, number>();
+    for (const it of batch) if (!isOp(it)) takenGen.set(it, it.gen);
     const errors = new Map<Item, unknown>();
     const prepared = new Map<Item, Prepared>();
     await Promise.all(batch.map(async (it) => {
@@ -215,9 +224,12 @@ export class Committer {
       const err = errors.get(it) ?? null;
       if (err) logger.warn({ path: isOp(it) ? it.draft.path : it.path, err: (err as Error)?.message }, 'commit failed');
       try {
-        if (isOp(it)) it.done(err);
-        else {
+        if (isOp(it)) {
+          it.result = { err };
+          it.done(err);
+        } else {
           it.inflight = false;
+          if (err) it.failed = { gen: prepared.get(it)?.gen ?? takenGen.get(it)!, err };
           await this.fileDone(it, err);
         }
       } catch (e) {

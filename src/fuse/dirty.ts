@@ -36,6 +36,7 @@ export class DirtyFile {
   path: string;
   mode: number;
   mtime: number;
+  ctime: number; // the last change, shown until the commit (then the entry's time)
   base: ContentRef | null; // last committed content (null: none / empty)
   inLog: boolean; // the path has a committed version
   buf: WriteBuffer | null = null;
@@ -43,6 +44,7 @@ export class DirtyFile {
   private seq: boolean; // every byte so far was appended to an empty file
   gen = 0; // bumped by every change
   committedGen: number; // gen of the last commit (-1: never committed)
+  failed: { gen: number; err: unknown } | null = null; // the last commit attempt that failed
   writers = 0;
   refs = 0;
   queued = false; // waiting in the committer
@@ -53,10 +55,11 @@ export class DirtyFile {
   private tmpDir: string;
   private io: ContentIO;
 
-  constructor(path: string, o: { mode: number; mtime: number; base: ContentRef | null; inLog: boolean; tmpDir: string; io: ContentIO }) {
+  constructor(path: string, o: { mode: number; mtime: number; ctime?: number; base: ContentRef | null; inLog: boolean; tmpDir: string; io: ContentIO }) {
     this.path = path;
     this.mode = o.mode;
     this.mtime = o.mtime;
+    this.ctime = o.ctime ?? Date.now();
     this.base = o.base;
     this.inLog = o.inLog;
     this.committedGen = o.inLog ? 0 : -1;
@@ -80,6 +83,7 @@ export class DirtyFile {
 
   changed(): void {
     this.gen++;
+    this.ctime = Date.now();
   }
 
   // Copies the committed content into a buffer (unless it is about to be cut to `keep`).

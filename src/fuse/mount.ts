@@ -93,7 +93,9 @@ export interface Mounted {
 
 // Mounts FS at DIR in this process. unmount() commits open files, detaches the mount and
 // drops the write buffers; it is idempotent.
-export async function mountFilesystem(fs: Filesystem, dir: string, o: { debug?: boolean; fetch?: (root: Uint8Array) => void } = {}): Promise<Mounted> {
+// allowOther: other local users may use the mount; the kernel then checks every access against
+// the modes and owner getattr shows (default_permissions), as on a local filesystem.
+export async function mountFilesystem(fs: Filesystem, dir: string, o: { debug?: boolean; allowOther?: boolean; fetch?: (root: Uint8Array) => void } = {}): Promise<Mounted> {
   const abs = resolve(dir);
   prepareMountpoint(abs);
   const { Fuse, utimensFixed } = loadFuse();
@@ -106,6 +108,8 @@ export async function mountFilesystem(fs: Filesystem, dir: string, o: { debug?: 
     fsname: [`basefs:${fs.name}`, ...extra].join(','),
     subtype: 'basefs',
     debug: !!o.debug,
+    allowOther: !!o.allowOther,
+    defaultPermissions: !!o.allowOther,
     force: false,
     mkdir: false,
     // a handler that never answers would hang the caller in the kernel: fuse-native answers

@@ -1,4 +1,4 @@
-import { statfs as statfsCb, mkdirSync, rmSync, writeFileSync, copyFileSync, constants as fsConstants } from 'node:fs';
+import { statfs as statfsCb, mkdirSync, rmSync, constants as fsConstants } from 'node:fs';
 import { join } from 'node:path';
 import type { Filesystem } from '../node/filesystem.ts';
 import { FsState, type Inode } from '../view/state.ts';
@@ -10,10 +10,13 @@ import { DirtyFile, type ContentIO, type ContentRef } from './dirty.ts';
 import { Committer, type Op } from './committer.ts';
 import type { Draft } from '../log/sign.ts';
 import { Reader } from './reader.ts';
+import { refuseLongPaths } from './names.ts';
+import { saveLost as saveLostBytes } from './lost.ts';
+import { Times } from './times.ts';
 import { ConflictTree, type VNode } from './conflicts.ts';
 import type { FuseOps, FuseStat, FuseStatfs } from './native.ts';
 import {
-  fail, toErrno, ENOENT, EEXIST, ENOTDIR, EISDIR, ENOTEMPTY, EACCES, EPERM, EINVAL, EROFS, EBADF, EIO,
+  fail, toErrno, ENOSPC, ENOENT, EEXIST, ENOTDIR, EISDIR, ENOTEMPTY, EACCES, EPERM, EINVAL, EROFS, EBADF, EIO,
 } from './errno.ts';
 
 const S_IFDIR = 0o040000;
@@ -59,15 +62,30 @@ function where(p: string): Where {
   return { k: 'live', path: p };
 }
 
+// The path the log's length limits apply to: a live path itself, the path inside a snapshot;
+// null (names only) for the conflict folder, whose paths carry a loser id after the path.
+function limitsOf(p: string): string | null {
+  const w = where(p);
+  return w.k === 'live' || w.k === 'snap' ? w.path : null;
+}
+
+// The errno close(2) or fsync(2) reports for a commit that failed: the ones POSIX lists for
+// them (EIO, ENOSPC), and EACCES for a grant revoked since open; anything else is EIO.
+function closeErrno(e: unknown): number {
+  const n = toErrno(e, 'commit');
+  return n === ENOSPC || n === EACCES ? n : EIO;
+}
+
 interface Handle {
   fd: number;
   write: boolean;
+  wrote?: boolean; // a write(2) came through this handle
   df: DirtyFile | null; // writers, and readers of a file with local changes
   reader: Reader | null; // everyone else: the content pinned at open
 }
 
 // What a live path is, with queued (not yet committed) changes applied.
-type Node = Pick<Inode, 'type' | 'mode' | 'mtime' | 'size' | 'root' | 'target'>;
+type Node = Pick<Inode, 'type' | 'mode' | 'mtime' | 'size' | 'root' | 'target'> & { entryId?: string; attrId?: string; ctime?: number };
 
 interface PendingDir {
   mode: number;
@@ -78,6 +96,7 @@ interface PendingDir {
 interface PendingAttrs {
   mode?: number;
   mtime?: number;
+  at: number; // when it was asked for: the ctime until it lands
   op: Op;
 }
 
@@ -119,6 +138,7 @@ export class FuseFs {
   private snapList: Map<string, string> | null = null;
   private snapStates = new Map<string, FsState>();
   private conflicts: ConflictTree;
+  private times: Times;
   readonly committer: Committer;
   private closed = false;
   private onEntries: (es: Entry[]) => void;
@@ -134,6 +154,7 @@ export class FuseFs {
     rmSync(this.tmpDir, { recursive: true, force: true }); // buffers of a crashed mount
     mkdirSync(this.tmpDir, { recursive: true, mode: 0o700 });
     this.conflicts = new ConflictTree(fs);
+    this.times = new Times((id) => fs.dag.get(id)?.entry.time);
     this.committer = new Committer(fs, () => io.flush(), (df, err) => this.afterCommit(df, err));
     this.onEntries = (es) => this.entriesApplied(es);
     fs.on('entries', this.onEntries);
@@ -152,6 +173,10 @@ export class FuseFs {
     }
     if (snaps) this.snapList = null;
     this.conflicts.invalidate();
+    // this mount's own new files changed their directory at create; anyone's WRITE from
+    // elsewhere counts as a change of its directory (whether it made the file is not known here)
+    const me = this.fs.kp?.publicKey;
+    this.times.entries(es, (e) => !me || !bytesEqual(e.author, me));
   }
 
   // ------------------------------------------------------------------ authority
@@ -193,7 +218,7 @@ export class FuseFs {
 
   // ------------------------------------------------------------------ attributes
 
-  private stat(type: 'dir' | 'file' | 'symlink', perm: number, size: number, mtime: number): FuseStat {
+  private stat(type: 'dir' | 'file' | 'symlink', perm: number, size: number, mtime: number, atime = mtime, ctime = mtime): FuseStat {
     const bits = type === 'dir' ? S_IFDIR : type === 'symlink' ? S_IFLNK : S_IFREG;
     return {
       mode: bits | perm,
@@ -202,30 +227,39 @@ export class FuseFs {
       size,
       nlink: 1,
       mtime,
-      atime: mtime,
-      ctime: mtime,
+      atime,
+      ctime,
       blksize: 128 * 1024,
       blocks: Math.ceil(size / 512),
     };
   }
 
-  private inodeStat(n: Node | Inode | VNode, canWrite: boolean): FuseStat {
-    if (n.type === 'symlink') return this.stat('symlink', 0o777, Buffer.byteLength(n.target ?? ''), n.mtime);
+  // `live`: the path in the mount, for the node-local times (atime, directory changes).
+  private inodeStat(n: Node | Inode | VNode, canWrite: boolean, live?: string): FuseStat {
+    const ctime = (n as Node).ctime ?? this.times.ctime(n as Node);
+    if (n.type === 'dir') {
+      let perm = n.mode & 0o7777;
+      if (!canWrite) perm &= ~0o222;
+      if (live === undefined) return this.stat('dir', perm, 4096, n.mtime, n.mtime, ctime);
+      const mtime = this.times.dirMtime(live, n.mtime);
+      return this.stat('dir', perm, 4096, mtime, this.times.atime(live, mtime), this.times.dirCtime(live, ctime));
+    }
+    const atime = live === undefined ? n.mtime : this.times.atime(live, n.mtime);
+    if (n.type === 'symlink') return this.stat('symlink', 0o777, Buffer.byteLength(n.target ?? ''), n.mtime, atime, ctime);
     let perm = n.mode & 0o7777;
     if (!canWrite) perm &= ~0o222;
-    if (n.type === 'dir') return this.stat('dir', perm, 4096, n.mtime);
-    return this.stat('file', perm, n.size, n.mtime);
+    return this.stat('file', perm, n.size, n.mtime, atime, ctime);
   }
 
   // A live path as the mount shows it: the view plus queued MKDIR/SETATTR (not files: see dirty).
   private look(path: string): Node | null {
     const pd = this.pendingDirs.get(path);
     if (!pd && this.pendingDeletes.has(path)) return null;
-    const n: Node | null = pd ? { type: 'dir', mode: pd.mode, mtime: pd.mtime, size: 0, root: null, target: '' } : this.fs.state.lookup(path);
+    const n: Node | null = pd ? { type: 'dir', mode: pd.mode, mtime: pd.mtime, size: 0, root: null, target: '', ctime: pd.mtime } : this.fs.state.lookup(path);
     if (!n) return null;
     const pa = this.pendingAttrs.get(path);
     if (!pa) return n;
-    return { type: n.type, mode: pa.mode ?? n.mode, mtime: pa.mtime ?? n.mtime, size: n.size, root: n.root, target: n.target };
+    return { type: n.type, mode: pa.mode ?? n.mode, mtime: pa.mtime ?? n.mtime, size: n.size, root: n.root, target: n.target, ctime: pa.at };
   }
 
   private queueOp(draft: Draft, done: (err: unknown | null) => void): Op {
@@ -236,19 +270,28 @@ export class FuseFs {
 
   // chmod/utimens of a path without local file changes: a queued SETATTR, merged with one
   // still waiting for the same path.
-  private queueAttrs(path: string, n: Node, a: { mode?: number; mtime?: number }): void {
+  private queueAttrs(path: string, n: Node, a: { mode?: number; mtime?: number }): Op {
     const cur = this.pendingAttrs.get(path);
     if (cur && !cur.op.taken) {
       if (a.mode !== undefined) cur.mode = a.mode;
       if (a.mtime !== undefined) cur.mtime = a.mtime;
+      cur.at = Date.now();
       cur.op.draft = { ...cur.op.draft, mode: cur.mode ?? cur.op.draft.mode, mtime: cur.mtime ?? cur.op.draft.mtime };
-      return;
+      return cur.op;
     }
-    const pa: PendingAttrs = { mode: a.mode ?? n.mode & 0o7777, mtime: a.mtime ?? n.mtime, op: null as unknown as Op };
+    const pa: PendingAttrs = { mode: a.mode ?? n.mode & 0o7777, mtime: a.mtime ?? n.mtime, at: Date.now(), op: null as unknown as Op };
     pa.op = this.queueOp({ kind: Kind.SETATTR, path, mode: pa.mode!, mtime: pa.mtime! }, () => {
       if (this.pendingAttrs.get(path) === pa) this.pendingAttrs.delete(path);
     });
     this.pendingAttrs.set(path, pa);
+    return pa.op;
+  }
+
+  // Every change is durable when its call returns (see docs/FUSE.md, "Durability"): the
+  // caller waits for the batch that commits it; concurrent callers share a batch.
+  private async settle(df: DirtyFile): Promise<void> {
+    this.sched(df);
+    await this.committer.durable(df).catch((e) => fail(closeErrno(e)));
   }
 
   private async drainIfBusy(): Promise<void> {
@@ -283,10 +326,10 @@ export class FuseFs {
       const h = this.hidden.get(path);
       if (h) return h.type === 'symlink' ? this.stat('symlink', 0o777, h.size, h.mtime) : this.stat('file', h.mode & 0o7777, h.df ? h.df.size : h.size, h.df ? h.df.mtime : h.mtime);
       const df = this.dirty.get(path);
-      if (df) return this.stat('file', this.writable(path) ? df.mode & 0o7777 : df.mode & 0o7555, df.size, df.mtime);
+      if (df) return this.stat('file', this.writable(path) ? df.mode & 0o7777 : df.mode & 0o7555, df.size, df.mtime, this.times.atime(path, df.mtime), df.ctime);
       const n = this.look(path);
       if (!n) return ENOENT;
-      return this.inodeStat(n, n.type === 'dir' ? this.dirWritable(path) : this.writable(path));
+      return this.inodeStat(n, n.type === 'dir' ? this.dirWritable(path) : this.writable(path), path);
     }
     if (w.k === 'snaps') return this.virtualDir();
     if (w.k === 'snap') {
@@ -394,7 +437,7 @@ export class FuseFs {
 
   private newDirty(path: string, n: Inode | null): DirtyFile {
     const base: ContentRef | null = n && n.type === 'file' && n.root ? { root: n.root, size: n.size } : null;
-    const df = new DirtyFile(path, { mode: n ? n.mode & 0o7777 : 0o644, mtime: n?.mtime ?? Date.now(), base, inLog: !!n, tmpDir: this.tmpDir, io: this.io });
+    const df = new DirtyFile(path, { mode: n ? n.mode & 0o7777 : 0o644, mtime: n?.mtime ?? Date.now(), ctime: n ? this.times.ctime(n) : undefined, base, inLog: !!n, tmpDir: this.tmpDir, io: this.io });
     this.dirty.set(path, df);
     return df;
   }
@@ -427,21 +470,24 @@ export class FuseFs {
 
   // A closed file whose commit failed cannot report it to the program: keep the bytes.
   private async saveLost(df: DirtyFile, err: unknown): Promise<void> {
+    const error = String((err as Error)?.message ?? err);
     try {
-      mkdirSync(this.lostDir, { recursive: true, mode: 0o700 });
-      const dest = join(this.lostDir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${baseName(df.path) || 'file'}`);
-      let saved = false;
+      let savedAs: string | null = null;
       await df.lock.run(async () => {
-        const buf = df.buf;
-        if (!buf) return;
-        const c = await buf.content();
-        if ('buffer' in c) writeFileSync(dest, c.buffer, { mode: 0o600, flag: 'wx' });
-        else copyFileSync(c.file, dest, fsConstants.COPYFILE_EXCL);
-        saved = true;
+        const meta = { path: df.path, mode: df.mode, mtime: df.mtime, size: df.size, error };
+        if (df.buf) savedAs = await saveLostBytes(this.lostDir, await df.buf.content(), meta);
+        else {
+          // unchanged since open, or streamed into the store (store() ended the stream): the
+          // bytes are stored content that no entry names; copy them out
+          const b = df.base;
+          const io = this.io;
+          const read = b ? (off: number, len: number) => io.read(b.root, off, len, df.path) : async () => new Uint8Array(0);
+          savedAs = await saveLostBytes(this.lostDir, { size: b?.size ?? 0, read }, meta);
+        }
       });
-      logger.error({ path: df.path, err: (err as Error)?.message, savedAs: saved ? dest : null }, 'could not commit a closed file; its content was kept in fuse-lost');
+      logger.error({ path: df.path, err: error, savedAs }, 'could not commit a closed file; its content was kept in fuse-lost');
     } catch (e) {
-      logger.error({ path: df.path, err: (err as Error)?.message, saveErr: (e as Error).message }, 'could not commit a closed file and could not save it');
+      logger.error({ path: df.path, err: error, saveErr: (e as Error).message }, 'could not commit a closed file and could not save it');
     }
   }
 
@@ -473,7 +519,7 @@ export class FuseFs {
   // ------------------------------------------------------------------ operations
 
   ops(): FuseOps {
-    const ops = this.rawOps();
+    const ops = refuseLongPaths(this.rawOps(), limitsOf);
     return process.env.BASEFS_FUSE_STATS ? this.timed(ops) : ops;
   }
 
@@ -646,6 +692,7 @@ export class FuseFs {
             df = new DirtyFile(path, { mode: mode & 0o7777, mtime: Date.now(), base: null, inLog: false, tmpDir: this.tmpDir, io: this.io });
             this.dirty.set(path, df);
             df.changed();
+            this.times.childChanged(path);
           }
         }
         df.refs++;
@@ -655,6 +702,7 @@ export class FuseFs {
 
       read: (path, fd, buf, len, pos, cb) => this.goN('read', path, cb, async () => {
         const h = this.handle(fd);
+        if (pos === 0) this.readAt(path);
         if (h.df) {
           const df = h.df;
           return df.lock.run(() => df.read(buf, len, pos));
@@ -666,6 +714,7 @@ export class FuseFs {
         const h = this.handle(fd);
         if (!h.write || !h.df) fail(EBADF);
         const df = h.df;
+        h.wrote = true;
         await df.lock.run(() => df.write(buf, len, pos));
         return len;
       }),
@@ -673,16 +722,18 @@ export class FuseFs {
       // close(2): queue the file's changes for the committer (see docs/FUSE.md).
       flush: (path, fd, cb) => this.go('flush', path, cb, async () => {
         const h = this.handles.get(fd);
-        if (h?.write && h.df && h.df.pending) {
-          this.sched(h.df);
-          await this.committer.backpressure();
-        }
+        // The shell's `>` closes the file once before writing (open, dup2, close): an empty
+        // file that this open created or truncated, with nothing written through it yet, is
+        // not committed here (peers would see an empty version of it); the next close or the
+        // release commits it.
+        if (h?.write && h.df && h.df.pending && !h.wrote && h.df.size === 0) return;
+        if (h?.write && h.df && h.df.pending) await this.settle(h.df);
       }),
 
       // fsync(2): the file's WRITE entry is durable when this returns.
       fsync: (path, _datasync, fd, cb) => this.go('fsync', path, cb, async () => {
         const h = this.handles.get(fd);
-        if (h?.df) await this.committer.now(h.df);
+        if (h?.df) await this.committer.durable(h.df).catch((e) => fail(closeErrno(e)));
       }),
 
       release: (path, fd, cb) => {
@@ -709,7 +760,7 @@ export class FuseFs {
         }
         const d = df;
         await d.lock.run(() => d.truncate(size));
-        if (d.writers === 0) this.sched(d);
+        if (d.writers === 0) await this.settle(d);
       }),
 
       ftruncate: (path, fd, size, cb) => this.go('ftruncate', path, cb, async () => {
@@ -742,7 +793,7 @@ export class FuseFs {
           if (this.pendingDirs.get(path) === pd) this.pendingDirs.delete(path);
         });
         this.pendingDirs.set(path, pd);
-        await this.committer.backpressure();
+        await this.committer.landed(pd.op);
       }),
 
       rmdir: (path, cb) => this.go('rmdir', path, cb, async () => {
@@ -782,13 +833,16 @@ export class FuseFs {
           this.dirty.delete(path);
           if (df.refs === 0 && !df.inflight) await this.forget(df);
         }
-        if (!n && !(df && df.inflight)) return; // created here and never committed: nothing to delete
+        if (!n && !(df && df.inflight)) {
+          this.times.removed(path); // created here and never committed: nothing to delete
+          return;
+        }
         this.pendingAttrs.delete(path);
         const op = this.queueOp({ kind: Kind.DELETE, path }, () => {
           if (this.pendingDeletes.get(path) === op) this.pendingDeletes.delete(path);
         });
         this.pendingDeletes.set(path, op);
-        await this.committer.backpressure();
+        await this.committer.landed(op);
       }),
 
       rename: (src, dest, cb) => this.go('rename', src, cb, () => this.rename(src, dest)),
@@ -826,21 +880,24 @@ export class FuseFs {
           if (df.mode !== perm) {
             df.mode = perm;
             df.changed();
-            if (df.writers === 0) this.sched(df);
+            if (df.writers === 0) await this.settle(df);
           }
           return;
         }
         const n = this.look(path);
         if (!n) fail(ENOENT);
-        if (df) df.mode = perm;
+        if (df) {
+          df.mode = perm;
+          df.ctime = Date.now(); // shown while it stays open: the SETATTR below is this change
+        }
         if (n.type === 'symlink' || (n.mode & 0o7777) === perm) return;
         const pd = this.pendingDirs.get(path);
         if (pd && !pd.op.taken && !this.pendingAttrs.has(path)) {
           pd.mode = perm;
           pd.op.draft = { ...pd.op.draft, mode: perm };
-          return;
+          return this.committer.landed(pd.op);
         }
-        this.queueAttrs(path, n, { mode: perm });
+        await this.committer.landed(this.queueAttrs(path, n, { mode: perm }));
       }),
 
       chown: (path, _uid, _gid, cb) => this.go('chown', path, cb, () => {
@@ -852,36 +909,45 @@ export class FuseFs {
 
       utimens: (path, atime, mtime, cb) => this.go('utimens', path, cb, async () => {
         if (where(path).k !== 'live') fail(EROFS);
-        // Patched binding: the real mtime, UTIME_NOW/UTIME_OMIT arrive as NOW_OR_OMIT (both
+        // Patched binding: the real times, UTIME_NOW/UTIME_OMIT arrive as NOW_OR_OMIT (both
         // NOW_OR_OMIT: touch, touch -m, also touch -a; mtime alone NOW_OR_OMIT: left alone).
         // Unpatched: libfuse sends both times and the binding gives us atime twice.
+        // atime is node-local (docs/FUSE.md, "Times"): a NOW_OR_OMIT atime beside a real mtime
+        // is taken as UTIME_OMIT (tar x, touch -m -d), beside another NOW_OR_OMIT as now.
         let m = this.utimensFixed ? mtime : atime;
-        if (this.utimensFixed && m === NOW_OR_OMIT) {
-          if (atime !== NOW_OR_OMIT) return;
-          m = Date.now();
-        }
+        let a: number | null = atime;
+        if (this.utimensFixed && atime === NOW_OR_OMIT) a = mtime === NOW_OR_OMIT ? Date.now() : null;
+        const keepMtime = this.utimensFixed && m === NOW_OR_OMIT && atime !== NOW_OR_OMIT;
+        if (this.utimensFixed && m === NOW_OR_OMIT) m = Date.now();
         const hid = this.hidden.get(path);
         if (hid) {
-          hid.mtime = m;
+          if (!keepMtime) hid.mtime = m;
           return;
         }
         this.requireWritable(path);
         const df = this.dirty.get(path);
         if (df && (df.pending || df.inflight)) {
-          if (df.mtime !== m) {
+          if (a !== null) this.times.setAtime(path, a);
+          if (!keepMtime && df.mtime !== m) {
             df.mtime = m;
             df.changed();
-            if (df.writers === 0) this.sched(df);
+            if (df.writers === 0) await this.settle(df);
           }
           return;
         }
         const n = this.look(path);
         if (!n) fail(ENOENT);
-        if (df) df.mtime = m;
-        if (n.type === 'symlink' || n.mtime === m) return;
+        if (a !== null) this.times.setAtime(path, a);
+        if (keepMtime) return;
+        if (df) {
+          df.mtime = m;
+          df.ctime = Date.now(); // shown while it stays open: the SETATTR below is this change
+        }
+        this.times.mtimeSet(path);
+        if (n.mtime === m) return;
         const pd = this.pendingDirs.get(path);
         if (pd) pd.mtime = m; // shown now; recorded by a SETATTR after the MKDIR
-        this.queueAttrs(path, n, { mtime: m });
+        await this.committer.landed(this.queueAttrs(path, n, { mtime: m }));
       }),
 
       link: (_src, dest, cb) => cb(where(dest).k === 'live' ? EPERM : EROFS), // no hard links
@@ -896,6 +962,14 @@ export class FuseFs {
       h.df.refs--;
       if (h.write) h.df.writers--;
     }
+  }
+
+  // atime (node-local, relatime): on the read at offset 0 of a live file.
+  private readAt(path: string): void {
+    if (where(path).k !== 'live') return;
+    const df = this.dirty.get(path);
+    const m = df ? df.mtime : this.look(path)?.mtime;
+    if (m !== undefined) this.times.accessed(path, m);
   }
 
   private reader(root: Uint8Array | null, size: number, path: string): Reader | null {
@@ -956,7 +1030,9 @@ export class FuseFs {
       this.dirty.set(dest, dfSrc);
       dfSrc.changed();
       this.committer.cancel(dfSrc); // re-queued at the end: after any MKDIR of its new directory
-      if (dfSrc.writers === 0) this.sched(dfSrc);
+      this.times.removed(src);
+      this.times.childChanged(dest);
+      if (dfSrc.writers === 0) await this.settle(dfSrc);
       return;
     }
     // everything queued lands first, so the RENAME follows it in the log
@@ -971,7 +1047,7 @@ export class FuseFs {
     if (dst && srcIsDir && dst.type !== 'dir') fail(ENOTDIR);
     if (dst?.type === 'dir' && !srcIsDir) fail(EISDIR);
     if (srcIsDir && isUnder(dest, src)) fail(EINVAL);
-    if (df && df.pending && !df.discarded) await this.committer.now(df);
+    if (df && df.pending && !df.discarded) await this.committer.durable(df);
     await this.fs.rename(src, dest);
     const dfDst = this.dirty.get(dest);
     if (dfDst && dfDst !== df) await this.replaced(dfDst);

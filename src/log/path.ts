@@ -1,17 +1,37 @@
 import { LIMITS } from './entry.ts';
 
+// The byte limits alone: the whole path at most LIMITS.maxPathBytes, each name at most
+// LIMITS.maxNameBytes. Null when within them. The mount refuses a path over them at the call
+// (ENAMETOOLONG), with these same limits, so nothing it accepts can fail to commit for its
+// name. Cheap for short paths (every lookup in the mount calls it).
+export function lengthError(p: string, what = 'path', namesOnly = false): string | null {
+  // a UTF-16 code unit is at most 3 UTF-8 bytes (a surrogate pair: 2 units, 4 bytes)
+  if (p.length * 3 <= LIMITS.maxNameBytes) return null;
+  if (!namesOnly && Buffer.byteLength(p) > LIMITS.maxPathBytes) return `${what} is longer than ${LIMITS.maxPathBytes} bytes`;
+  let start = 0;
+  while (start <= p.length) {
+    let end = p.indexOf('/', start);
+    if (end < 0) end = p.length;
+    if ((end - start) * 3 > LIMITS.maxNameBytes && Buffer.byteLength(p.slice(start, end)) > LIMITS.maxNameBytes) {
+      return `${what} has a name longer than ${LIMITS.maxNameBytes} bytes`;
+    }
+    start = end + 1;
+  }
+  return null;
+}
+
 // Canonical paths: absolute, '/'-separated, no empty, '.' or '..' components, no NUL,
 // no trailing slash (except '/'), valid UTF-8 within the byte limits.
 export function checkPath(p: string, what = 'path'): string | null {
   if (typeof p !== 'string' || !p.startsWith('/')) return `${what} must be absolute (start with /): ${JSON.stringify(p)}`;
-  if (Buffer.byteLength(p) > LIMITS.maxPathBytes) return `${what} is longer than ${LIMITS.maxPathBytes} bytes`;
+  const long = lengthError(p, what);
+  if (long) return long;
   if (p.includes('\0')) return `${what} contains a NUL byte`;
   if (p === '/') return null;
   if (p.endsWith('/')) return `${what} ends with /: ${JSON.stringify(p)}`;
   for (const c of p.slice(1).split('/')) {
     if (c === '') return `${what} has an empty component: ${JSON.stringify(p)}`;
     if (c === '.' || c === '..') return `${what} contains "${c}": ${JSON.stringify(p)}`;
-    if (Buffer.byteLength(c) > LIMITS.maxNameBytes) return `${what} has a name longer than ${LIMITS.maxNameBytes} bytes`;
   }
   if (p.isWellFormed && !p.isWellFormed()) return `${what} is not valid Unicode`;
   return null;
