@@ -57,24 +57,34 @@ let fs2: Filesystem;
 let n1: NetNode;
 let n2: NetNode;
 
+// Two nodes, node 2 joined to node 1 and synced: set up once, by whichever test runs first
+// (so every test also runs alone, with --test-name-pattern).
+let setup: Promise<void> | null = null;
+function ready(): Promise<void> {
+  setup ??= (async () => {
+    fs1 = await Filesystem.create(h1, 'nodefs', kp, []);
+    fss.push(fs1);
+    for (let i = 0; i < 50; i++) await fs1.mkdir(`/d${i}`);
+    await fs1.writeFile('/small.txt', Buffer.from('small file'));
+    await fs1.writeFile('/big.bin', randomBytes(300 * 1024));
+    n1 = await net(fs1, h1);
+    fs2 = await Filesystem.open(h2, 'nodefs', kp, { allowEmpty: true });
+    fss.push(fs2);
+    n2 = await net(fs2, h2, [n1.addrs()[0]]);
+    // (the dag grows before the durable append and the view update: wait for the view)
+    await until('the log on node 2', () => fs2.dag.size === fs1.dag.size && fs2.state.viewDigest() === fs1.state.viewDigest());
+    await until('the content on node 2', async () => (await fs2.content.missing(fs2.lookup('/big.bin')!.root!)).length === 0 && (await fs2.content.missing(fs2.lookup('/small.txt')!.root!)).length === 0);
+    await n2.content.whenIdle();
+  })();
+  return setup;
+}
+
 test('a fresh node joins with -j, syncs the log and the content on connect', async () => {
-  fs1 = await Filesystem.create(h1, 'nodefs', kp, []);
-  fss.push(fs1);
-  for (let i = 0; i < 50; i++) await fs1.mkdir(`/d${i}`);
-  await fs1.writeFile('/small.txt', Buffer.from('small file'));
-  await fs1.writeFile('/big.bin', randomBytes(300 * 1024));
-  n1 = await net(fs1, h1);
+  await ready();
   assert.match(n1.peerId, /^12D3Koo/);
   assert.ok(n1.addrs().some((a) => a.startsWith('/ip4/127.0.0.1/tcp/')));
   const key = join(fs1.dir, 'peer.key');
   assert.equal(statSync(key).mode & 0o777, 0o600);
-  fs2 = await Filesystem.open(h2, 'nodefs', kp, { allowEmpty: true });
-  fss.push(fs2);
-  n2 = await net(fs2, h2, [n1.addrs()[0]]);
-  // (the dag grows before the durable append and the view update: wait for the view)
-  await until('the log on node 2', () => fs2.dag.size === fs1.dag.size && fs2.state.viewDigest() === fs1.state.viewDigest());
-  await until('the content on node 2', async () => (await fs2.content.missing(fs2.lookup('/big.bin')!.root!)).length === 0 && (await fs2.content.missing(fs2.lookup('/small.txt')!.root!)).length === 0);
-  await n2.content.whenIdle();
   assert.deepEqual(Buffer.from(await fs2.readFile('/big.bin')), Buffer.from(await fs1.readFile('/big.bin')));
   assert.equal(Buffer.from(await fs2.readFile('/small.txt')).toString(), 'small file');
   const m1 = n1.members();
@@ -85,6 +95,7 @@ test('a fresh node joins with -j, syncs the log and the content on connect', asy
 });
 
 test('a write is gossiped with its content inline, and back', async () => {
+  await ready();
   await until('gossip mesh', () => n1.libp2p.services.pubsub.getSubscribers(n1.topic!).length > 0);
   const before = n2.resources().counters.chunksIn;
   await fs1.writeFile('/g.txt', Buffer.from('gossip'));
@@ -100,6 +111,7 @@ test('a write is gossiped with its content inline, and back', async () => {
 });
 
 test('forged, unauthorized and foreign gossip is rejected and changes nothing', async () => {
+  await ready();
   const digest = fs1.state.viewDigest();
   const evil = generateKeyPair();
   const heads = fs2.dag.headIds();
@@ -120,6 +132,7 @@ test('forged, unauthorized and foreign gossip is rejected and changes nothing', 
 });
 
 test('an entry with missing deps makes the receiver sync with the sender', async () => {
+  await ready();
   // node 2 writes three entries while its gossip is off; then only the last is gossiped
   const a = createEntry(kp, { kind: Kind.MKDIR, path: '/chain1', fsId: fs2.fsId, deps: fs2.dag.headIds(), mode: 0o755, time: Date.now() });
   const b = createEntry(kp, { kind: Kind.MKDIR, path: '/chain2', fsId: fs2.fsId, deps: [a.id], mode: 0o755, time: Date.now() });
@@ -137,6 +150,7 @@ test('an entry with missing deps makes the receiver sync with the sender', async
 });
 
 test('restart keeps the peer id; stop is clean', async () => {
+  await ready();
   const id = n1.peerId;
   await n1.stop();
   n1 = await net(fs1, h1);
@@ -157,6 +171,7 @@ test('restart keeps the peer id; stop is clean', async () => {
 });
 
 test('basefs get: fetches the log and the content, resumes, refuses another name', async () => {
+  await ready();
   const { getFilesystem } = await import('../../src/cli/net-commands.ts');
   const h3 = home();
   const s = await getFilesystem(h3, 'nodefs', n1.addrs()[0], null, true);
@@ -181,6 +196,7 @@ test('basefs get: fetches the log and the content, resumes, refuses another name
 
 // The CLI as a user runs it, against n1 in this process (so asynchronously: n1 must answer).
 test('basefs get with an overall timeout stops, says why and exits non-zero', async () => {
+  await ready();
   const h5 = home();
   const bin = join(import.meta.dirname, '..', '..', 'bin', 'basefs');
   const run = (extra: string[]) => new Promise<{ status: number | null; stderr: string }>((res) => {
