@@ -13,6 +13,7 @@ import { Kind } from '../../../src/log/entry.ts';
 import { createEntry } from '../../../src/log/sign.ts';
 import { startNetwork } from '../../../src/network/node.ts';
 import { encodeGossip } from '../../../src/network/messages.ts';
+import { stayUp } from './stayup.ts';
 
 const [home, name, join] = process.argv.slice(2);
 const fs = await Filesystem.open(home, name, null, { allowEmpty: false });
@@ -53,15 +54,10 @@ sent.forgedSignature = await net.publishRaw(encodeGossip({ entry: forgedBytes, c
 sent.garbage = await net.publishRaw(new Uint8Array(randomBytes(500)));
 sent.otherFilesystem = await net.publishRaw(encodeGossip({ entry: otherFs.bytes, chunks: [] }));
 sent.badInlineChunk = await net.publishRaw(encodeGossip({ entry: createEntry(evil, { kind: Kind.WRITE, path: '/evil2.txt', fsId, deps: heads, root: ref.root, size: ref.size, mode: 0o644, mtime: 1 }).bytes, chunks: [{ hash: dataHash, data: new Uint8Array(randomBytes(20)) }] }));
-// keep the validly signed (but unauthorized) ones in our log: sync will offer them too
+// keep the validly signed (but unauthorized) ones in our log so that sync offers them too: the
+// attacker's own node switches its admission rule off (honest nodes refuse them)
+fs.dag.policy = null;
 const rep = await fs.ingest([write.bytes, grant.bytes]);
 process.stdout.write(`ROGUE DONE ${JSON.stringify({ sent, ingested: rep.accepted.length, write: write.idHex, grant: grant.idHex })}\n`);
 
-const stop = async () => {
-  await net.stop();
-  await fs.close();
-  process.exit(0);
-};
-process.once('SIGTERM', stop);
-process.once('SIGINT', stop);
-setInterval(() => {}, 60_000);
+stayUp(net, fs);
