@@ -722,11 +722,11 @@ export class FuseFs {
       // close(2): queue the file's changes for the committer (see docs/FUSE.md).
       flush: (path, fd, cb) => this.go('flush', path, cb, async () => {
         const h = this.handles.get(fd);
-        // The shell's `>` closes the file once before writing (open, dup2, close): an empty
-        // file that this open created or truncated, with nothing written through it yet, is
-        // not committed here (peers would see an empty version of it); the next close or the
-        // release commits it.
-        if (h?.write && h.df && h.df.pending && !h.wrote && h.df.size === 0) return;
+        // The shell's `>` closes the file once before writing (open, dup2, close): a file
+        // that has a version in the log and that this open truncated, with nothing written
+        // through it yet, is not committed here (peers would see an empty version of it); the
+        // next close or the release commits it. A new empty file is committed as usual.
+        if (h?.write && h.df && h.df.pending && h.df.inLog && !h.wrote && h.df.size === 0) return;
         if (h?.write && h.df && h.df.pending) await this.settle(h.df);
       }),
 

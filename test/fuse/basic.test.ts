@@ -26,18 +26,20 @@ test('files, directories, links, modes, times and errno codes on a real mount', 
   assert.deepEqual(run('ls -A').trim().split('\n'), ['.cluster']);
 
   // one WRITE entry per close(2) of a changed file, in the log when close(2) returns. The
-  // shell's `>` closes twice (open, dup2, close; then echo, close); the first close of the new
-  // empty file is not committed (docs/FUSE.md), so one WRITE with the content; `>>` changes
-  // nothing before its first close
+  // shell's `>` closes twice (open, dup2, close; then echo, close): a new file is committed
+  // empty, then with its content; `>>` changes nothing before its first close; `>` over an
+  // existing file does not publish the truncated empty version (docs/FUSE.md)
   run('echo hello > a.txt');
   assert.equal(run('cat a.txt'), 'hello\n');
-  run('sync a.txt');
   assert.equal(f.ok(`cat ${f.name}:/a.txt`), 'hello\n');
-  const log1 = JSON.parse(f.ok(`--json log ${f.name}:/a.txt`)) as { kind: string; size: number }[];
-  assert.deepEqual(log1.map((e) => `${e.kind} ${e.size}`), ['WRITE 6']);
+  const sizes = () => (JSON.parse(f.ok(`--json log ${f.name}:/a.txt`)) as { kind: string; size: number }[]).map((e) => `${e.kind} ${e.size}`);
+  assert.deepEqual(sizes(), ['WRITE 6', 'WRITE 0']);
   run('echo more >> a.txt');
   assert.equal(run('cat a.txt'), 'hello\nmore\n');
-  assert.equal(JSON.parse(f.ok(`--json log ${f.name}:/a.txt`)).length, 2);
+  assert.equal(sizes().length, 3);
+  run('echo over > a.txt');
+  assert.deepEqual(sizes().slice(0, 2), ['WRITE 5', 'WRITE 11'], 'no empty version between the two');
+  run('echo hello > a.txt && echo more >> a.txt');
 
   // partial overwrite in the middle (pwrite), truncate, extend
   run(`${PY} -c "
