@@ -41,12 +41,7 @@ export class FsApi {
     if (!n) throw new UserError(`no such file or directory: ${this.fs.name}:${p}`, 'ENOENT');
     const entry = (name: string, c: NonNullable<typeof n>) => ({ name, type: c.type, size: c.size, mode: c.mode, mtime: c.mtime, target: c.target || undefined });
     if (n.type !== 'dir') return [entry(p.slice(p.lastIndexOf('/') + 1), n)];
-    const out = [];
-    for (const name of await this.fs.list(p)) {
-      const c = await this.fs.stat(p === '/' ? '/' + name : p + '/' + name);
-      if (c) out.push(entry(name, c));
-    }
-    return out;
+    return (await this.fs.listInodes(p)).map((c) => entry(c.path.slice(c.path.lastIndexOf('/') + 1), c));
   }
 
   async cat(path: string) {

@@ -217,6 +217,13 @@ export class Filesystem extends EventEmitter {
     return this.loaded ? this.state.readdir(p) : this.view.readdir(p);
   }
 
+  // A directory's children with their inodes (ls -l): one range scan of the stored view.
+  async listInodes(path: string): Promise<Inode[]> {
+    const p = normalizePath(path);
+    if (!this.loaded) return this.view.readdirPlus(p);
+    return this.state.readdir(p).map((name) => this.state.lookup(p === '/' ? '/' + name : p + '/' + name)!);
+  }
+
   // Tells the user (through the open's `notice`) what open found and repaired.
   tell(msg: string): void {
     this.notice(msg);

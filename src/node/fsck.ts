@@ -85,8 +85,11 @@ export async function compareView(fs: Filesystem): Promise<string[]> {
     const [parent, child] = k.slice(DIR.length).split('\0');
     const path = parent === '/' ? '/' + child : parent + '/' + child;
     listed.add(path);
-    if (!ViewStore.check(k, v)) note(`${parent}: the listing record of ${child} is damaged`);
-    else if (!fs.state.lookup(path)) note(`${parent}: lists ${child}, which the log's view does not have`);
+    const stored = ViewStore.parse(k, v, path);
+    const live = fs.state.lookup(path);
+    if (!stored) note(`${parent}: the listing record of ${child} is damaged`);
+    else if (!live) note(`${parent}: lists ${child}, which the log's view does not have`);
+    else if (Buffer.compare(nodeRecord(stored).value, nodeRecord(live).value) !== 0) note(`${parent}: the listing record of ${child} differs from the log's view`);
   }
   for (const p of allPaths(fs.state)) {
     if (!seen.has(p)) note(`${p}: missing from the stored view`);

@@ -9,7 +9,8 @@ import { UserError } from '../node/errors.ts';
 // (see Filesystem.appendDurable), so that a reader can answer lookups and listings without
 // replaying the log. Keys (all under v!, beside LogStore's s!/i!/p!/q!/m!):
 //   v!n!<path>              -> checksum(8) + JSON of the path's inode
-//   v!d!<parent>\0<name>    -> checksum(8)            (one key per visible child: a listing is one range scan)
+//   v!d!<parent>\0<name>    -> checksum(8) + JSON of the child's inode (a listing with attributes, as
+//                              ls -l or readdir+stat want it, is one range scan)
 //   v!m!format, v!m!heads, v!m!digest, v!m!entries
 // The checksum is SHA-256 over key and value, so a damaged value, or a damaged key (a record
 // that now sits under another path), is noticed when read instead of being served.
@@ -48,9 +49,10 @@ export function nodeRecord(n: Inode): { type: 'put'; key: string; value: Uint8Ar
   return { type: 'put', key, value: Buffer.concat([sum8(key, body), body]) };
 }
 
-export function dirRecord(parent: string, name: string): Op {
+export function dirRecord(parent: string, name: string, n: Inode): { type: 'put'; key: string; value: Uint8Array } {
   const key = DIR + parent + '\0' + name;
-  return { type: 'put', key, value: sum8(key, new Uint8Array(0)) };
+  const body = encodeInode(n);
+  return { type: 'put', key, value: Buffer.concat([sum8(key, body), body]) };
 }
 
 function parentAndName(path: string): [string, string] {
@@ -62,7 +64,7 @@ function parentAndName(path: string): [string, string] {
 export function pathOps(path: string, inode: Inode | null): Op[] {
   const [parent, name] = parentAndName(path);
   if (!inode) return path === '/' ? [{ type: 'del', key: NODE + path }] : [{ type: 'del', key: NODE + path }, { type: 'del', key: DIR + parent + '\0' + name }];
-  return path === '/' ? [nodeRecord(inode)] : [nodeRecord(inode), dirRecord(parent, name)];
+  return path === '/' ? [nodeRecord(inode)] : [nodeRecord(inode), dirRecord(parent, name, inode)];
 }
 
 export function metaOps(m: ViewMeta): Op[] {
@@ -108,14 +110,20 @@ export class ViewStore {
     return Buffer.compare(sum8(key, body), value.subarray(0, 8)) === 0 ? body : null;
   }
 
-  static parseNode(key: string, value: Uint8Array): Inode | null {
+  // The inode a record holds (null: damaged). `path`: of the inode (a listing record's key
+  // names the parent and the child).
+  static parse(key: string, value: Uint8Array, path: string): Inode | null {
     const body = ViewStore.check(key, value);
     if (!body) return null;
     try {
-      return decodeInode(key.slice(NODE.length), body);
+      return decodeInode(path, body);
     } catch {
       return null;
     }
+  }
+
+  static parseNode(key: string, value: Uint8Array): Inode | null {
+    return ViewStore.parse(key, value, key.slice(NODE.length));
   }
 
   async lookup(path: string): Promise<Inode | null> {
@@ -139,13 +147,20 @@ export class ViewStore {
 
   // Names of the visible children of a directory, sorted as FsState.readdir sorts them.
   async readdir(path: string): Promise<string[]> {
+    return (await this.readdirPlus(path)).map((n) => n.path.slice(n.path.lastIndexOf('/') + 1));
+  }
+
+  // The visible children of a directory with their inodes, in readdir's order.
+  async readdirPlus(path: string): Promise<Inode[]> {
     const prefix = DIR + path + '\0';
-    const out: string[] = [];
+    const out: [string, Inode][] = [];
     for await (const [k, v] of this.db.iterator({ gte: prefix, lt: DIR + path + '\x01' })) {
-      if (!ViewStore.check(k, v)) throw this.damaged(`the listing record of ${k.slice(DIR.length).replace('\0', '/')} in ${path} does not match its checksum`);
-      out.push(k.slice(prefix.length));
+      const name = k.slice(prefix.length);
+      const n = ViewStore.parse(k, v, path === '/' ? '/' + name : path + '/' + name);
+      if (!n) throw this.damaged(`the listing record of ${name} in ${path} does not match its checksum`);
+      out.push([name, n]);
     }
-    return out.sort();
+    return out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map((x) => x[1]);
   }
 
   drop(path: string): void {

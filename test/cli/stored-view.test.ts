@@ -63,7 +63,7 @@ test('a damaged stored view record: read says so, fsck names the path, rebuilds 
   const home = setup(t);
   await withDb(home, 'sv', async (db) => {
     const v = Buffer.from((await db.get('v!n!/etc/a.conf'))!);
-    v[v.length - 3] ^= 0x04; // one bit of the stored size/mode JSON
+    v[v.length - 3] ^= 0x04; // one bit of the stored JSON
     await db.put('v!n!/etc/a.conf', v);
   });
   const cat = basefs(home, ['cat', 'sv:/etc/a.conf']);

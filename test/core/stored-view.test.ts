@@ -26,7 +26,11 @@ async function storedMatches(home: string, ref: FsState): Promise<void> {
       const want = ref.lookup(p)!;
       const got = await lazy.stat(p);
       assert.deepEqual(plain(got), plain(want), `stored inode of ${p}`);
-      if (want.type === 'dir') assert.deepEqual(await lazy.list(p), ref.readdir(p), `stored listing of ${p}`);
+      if (want.type === 'dir') {
+        assert.deepEqual(await lazy.list(p), ref.readdir(p), `stored listing of ${p}`);
+        const kids = ref.readdir(p).map((k) => plain(ref.lookup(p === '/' ? '/' + k : p + '/' + k)));
+        assert.deepEqual((await lazy.listInodes(p)).map(plain), kids, `stored listing with inodes of ${p}`);
+      }
     }
     for (const gone of ['/nope', '/a/nope']) if (!ref.lookup(gone)) assert.equal(await lazy.stat(gone), null);
   } finally {
