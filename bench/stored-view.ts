@@ -93,7 +93,7 @@ export async function runStoredViewBench(): Promise<string> {
       '|---|---|---|',
       `| open + read one file, stored view (\`basefs cat\` of a stopped filesystem) | ${f(median(lazy.map((x) => x.openReadMs)))} | < 50 ms ${median(lazy.map((x) => x.openReadMs)) < 50 ? 'met' : 'NOT met'} |`,
       `| resident memory after that | ${median(lazy.map((x) => x.rssMb))} MB | < 120 MB ${median(lazy.map((x) => x.rssMb)) < 120 ? 'met' : 'NOT met'} |`,
-      `| open + read one file, replaying the log (what \`basefs run\` does at start) | ${f(median(replay.map((x) => x.openReadMs)))} | (the node still replays; see docs/STORAGE.md) |`,
+      `| open + read one file, replaying the log (what \`basefs run\` does at start) | ${f(median(replay.map((x) => x.openReadMs)))} | (a running node still replays; docs/LOG.md) |`,
       `| resident memory after that | ${median(replay.map((x) => x.rssMb))} MB | |`,
       `| open + list every file with its attributes through the stored view (one range scan per directory) | ${f(list.listMs!)} (${list.listed!.toLocaleString('en')} files) | no slower than 4.5 s ${list.listMs! <= 4500 ? 'met' : 'NOT met'} |`,
       '',

@@ -14,7 +14,7 @@ import { UserError } from '../node/errors.ts';
 //   v!m!format, v!m!heads, v!m!digest, v!m!entries
 // The checksum is SHA-256 over key and value, so a damaged value, or a damaged key (a record
 // that now sits under another path), is noticed when read instead of being served.
-// docs/STORAGE.md has the design, crash consistency and migration.
+// docs/LOG.md "Stored view" has the design, crash consistency and migration.
 export const VIEW_FORMAT = '1';
 type DB = ClassicLevel<string, Uint8Array>;
 export type Op = { type: 'put'; key: string; value: Uint8Array } | { type: 'del'; key: string };
