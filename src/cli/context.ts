@@ -62,7 +62,8 @@ export async function withApi<T>(g: Globals, name: string, fn: (api: Api, remote
     for (const m of API_METHODS) (proxy as any)[m] = (...args: unknown[]) => callControl(sock, m, args, undefined, pem);
     return fn(proxy, true);
   }
-  const fs = await Filesystem.open(h, name, maybeKey(g));
+  // Lazy: ls and cat answer from the stored view without replaying the log.
+  const fs = await Filesystem.open(h, name, maybeKey(g), { lazy: true, notice: (m) => process.stderr.write(`basefs: ${m}\n`) });
   try {
     return await fn(new FsApi(fs) as unknown as Api, false);
   } finally {

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { registerLogCommands } from './log-commands.ts';
 import { registerMountCommands } from './mount-commands.ts';
 import { registerNetCommands } from './net-commands.ts';
+import { registerFsckCommand } from './fsck-command.ts';
 import { UserError } from '../node/errors.ts';
 import { looksPrivate } from '../crypto/keys.ts';
 import { esc, escLines } from './format.ts';
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerLogCommands(program);
   registerMountCommands(program);
   registerNetCommands(program);
+  registerFsckCommand(program);
   return program;
 }
 
@@ -42,7 +44,8 @@ export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   try {
     await program.parseAsync(argv);
-    return 0;
+    // A command that printed its own report and found something wrong (fsck) sets exitCode.
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode;
     if (e instanceof UserError) {

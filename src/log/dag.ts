@@ -76,6 +76,20 @@ export class Dag {
     return this.nodes.size;
   }
 
+  // Forgets every entry (in place: the network's indexes hold this object), so that the log
+  // can be loaded again from disk after an append that did not reach it. Refused ids stay:
+  // refusal depends only on an entry's past.
+  reset(): void {
+    this.fsId = null;
+    this.fsIdHex = '';
+    for (const m of [this.nodes, this.heads, this.parked, this.park, this.waiting, this.authorBytes, this.sourceBytes, this.unproven]) m.clear();
+    this.unprovenBytes = 0;
+    this.dropped = [];
+    this.parkedBytes = 0;
+    this.seq = 0;
+    this.policy = null;
+  }
+
   has(idHex: string): boolean {
     return this.nodes.has(idHex);
   }

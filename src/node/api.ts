@@ -28,18 +28,20 @@ export class FsApi {
   }
 
   async status() {
+    await this.fs.ready();
     const st = this.fs.status();
     const blocks = await this.fs.content.stats(this.fs.contentRoots());
     return { ...st, members: this.node ? this.node.members() : [], bytesStored: blocks.bytesStored, running: !!this.node, counters: this.fs.counters };
   }
 
+  // ls and cat work on a lazy open (the stored view); every other call replays the log first.
   async ls(path: string) {
     const p = normalizePath(path);
-    const n = this.fs.state.lookup(p);
+    const n = await this.fs.stat(p);
     if (!n) throw new UserError(`no such file or directory: ${this.fs.name}:${p}`, 'ENOENT');
     const entry = (name: string, c: NonNullable<typeof n>) => ({ name, type: c.type, size: c.size, mode: c.mode, mtime: c.mtime, target: c.target || undefined });
     if (n.type !== 'dir') return [entry(p.slice(p.lastIndexOf('/') + 1), n)];
-    return this.fs.state.readdir(p).map((name) => entry(name, this.fs.state.lookup(p === '/' ? '/' + name : p + '/' + name)!));
+    return (await this.fs.listInodes(p)).map((c) => entry(c.path.slice(c.path.lastIndexOf('/') + 1), c));
   }
 
   async cat(path: string) {
@@ -47,6 +49,7 @@ export class FsApi {
   }
 
   async write(path: string, src: { base64?: string; file?: string }, mode?: number) {
+    await this.fs.ready();
     let e;
     if (src.file !== undefined) {
       const p = normalizePath(path);
@@ -61,6 +64,7 @@ export class FsApi {
   }
 
   async mkdir(path: string, parents = false) {
+    await this.fs.ready();
     const p = normalizePath(path);
     if (parents) {
       let last = null;
@@ -77,28 +81,34 @@ export class FsApi {
   }
 
   async rm(path: string, recursive = false) {
+    await this.fs.ready();
     return { id: (await this.fs.remove(path, recursive)).idHex };
   }
 
   async mv(from: string, to: string) {
+    await this.fs.ready();
     return { id: (await this.fs.rename(from, to)).idHex };
   }
 
   async symlink(target: string, path: string) {
+    await this.fs.ready();
     return { id: (await this.fs.symlink(target, path)).idHex };
   }
 
   async chmod(path: string, mode: number) {
+    await this.fs.ready();
     return { id: (await this.fs.setattr(path, { mode })).idHex };
   }
 
   async grant(key: string, path: string) {
+    await this.fs.ready();
     const k = this.resolveKey(key);
     const e = await this.fs.grant(k, path);
     return { id: e.idHex, key: formatPublicKey(k), fingerprint: fingerprint(k), path: e.path };
   }
 
   async revoke(key: string, path: string) {
+    await this.fs.ready();
     const k = this.resolveKey(key);
     const e = await this.fs.revoke(k, path);
     return { id: e.idHex, key: formatPublicKey(k), fingerprint: fingerprint(k), path: e.path, removed: this.fs.removedBy(e.idHex) };
@@ -130,6 +140,7 @@ export class FsApi {
   }
 
   async keys(path?: string) {
+    await this.fs.ready();
     const p = path ? normalizePath(path) : null;
     return this.fs.state
       .grants()
@@ -138,6 +149,7 @@ export class FsApi {
   }
 
   async log(path: string) {
+    await this.fs.ready();
     const p = normalizePath(path);
     return this.fs.state.history(p).map((v) => ({
       id: v.entry.idHex,
@@ -155,10 +167,12 @@ export class FsApi {
   }
 
   async revert(path: string, rev: string) {
+    await this.fs.ready();
     return { id: (await this.fs.revert(path, rev)).idHex };
   }
 
   async show(path?: string) {
+    await this.fs.ready();
     const p = path ? normalizePath(path) : '/';
     const out = [];
     for (const n of this.fs.dag.ordered()) {
@@ -173,14 +187,17 @@ export class FsApi {
   }
 
   async snapshot(label: string) {
+    await this.fs.ready();
     return { id: (await this.fs.snapshot(label)).idHex };
   }
 
   async snapshots() {
+    await this.fs.ready();
     return this.fs.state.snapshots();
   }
 
   async blocks() {
+    await this.fs.ready();
     const s = await this.fs.content.stats(this.fs.contentRoots());
     return { ...s, inTransfer: this.node ? this.node.transfers().inTransfer : 0 };
   }
@@ -193,6 +210,7 @@ export class FsApi {
   // `gc`: collect garbage first when the node runs with --expose-gc (memory tests measure what
   // is retained, not what the collector has yet to reclaim).
   async resources(gc?: boolean) {
+    await this.fs.ready();
     const g = (globalThis as { gc?: () => void }).gc;
     if (gc && g) g();
     const m = process.memoryUsage();

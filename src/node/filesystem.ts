@@ -15,6 +15,16 @@ import { AuthorityError, UserError, sizeMismatch } from './errors.ts';
 import { Mutex } from './mutex.ts';
 import { ensureDir, fsDir } from './datadir.ts';
 import { RefusedAudit } from './audit.ts';
+import { ViewStore } from '../storage/viewstore.ts';
+import { viewCurrent, viewOps, syncView, allPaths } from './viewsync.ts';
+
+export interface OpenOptions {
+  allowEmpty?: boolean;
+  onProgress?: (read: number, parked: number) => void;
+  lazy?: boolean;
+  checkView?: boolean;
+  notice?: (msg: string) => void;
+}
 
 export interface IngestReport {
   accepted: Entry[]; // newly applied (incl. released parked ones), in causal order
@@ -34,6 +44,8 @@ export class Filesystem extends EventEmitter {
   readonly dag: Dag;
   state!: FsState;
   readonly log: LogStore;
+  readonly view: ViewStore; // the persistent view: what a lazy open reads instead of replaying
+  private notice: (msg: string) => void = () => {};
   readonly content: ChunkStore;
   kp: KeyPair | null;
   private mutex = new Mutex();
@@ -48,6 +60,21 @@ export class Filesystem extends EventEmitter {
     this.content = content;
     this.kp = kp;
     this.dag = new Dag();
+    this.view = new ViewStore(log.db, name);
+  }
+
+  // Whether the log has been replayed into memory (a lazy open answers from the stored view).
+  get loaded(): boolean {
+    return this.state !== undefined;
+  }
+
+  // Replays the log if a lazy open has not yet: every operation except lookups, listings and
+  // reads of file content needs the whole view in memory.
+  async ready(): Promise<this> {
+    if (!this.loaded) await this.mutex.run(async () => {
+      if (!this.loaded) await this.load();
+    });
+    return this;
   }
 
   get fsId(): Uint8Array {
@@ -57,7 +84,10 @@ export class Filesystem extends EventEmitter {
 
   // Opens (or creates empty) storage for NAME. Use create() / ingest of a bootstrap entry to start a log.
   // `onProgress` hears about a long open every couple of seconds (entries read so far).
-  static async open(home: string, name: string, kp: KeyPair | null, opts: { allowEmpty?: boolean; onProgress?: (read: number, parked: number) => void } = {}): Promise<Filesystem> {
+  // `lazy`: do not replay the log; lookups, listings and reads come from the stored view
+  // until ready() (if the stored view is missing or behind the log, the log is replayed).
+  // `notice`: hears what open repaired (a stored view rebuilt, and why).
+  static async open(home: string, name: string, kp: KeyPair | null, opts: OpenOptions = {}): Promise<Filesystem> {
     const dir = fsDir(home, name);
     if (!opts.allowEmpty && !existsSync(join(dir, 'log'))) throw new UserError(`no filesystem "${name}" in ${home}`);
     ensureDir(dir);
@@ -70,8 +100,10 @@ export class Filesystem extends EventEmitter {
       throw e;
     }
     const fs = new Filesystem(name, dir, log, content, kp);
+    if (opts.notice) fs.notice = opts.notice;
     try {
-      await fs.load(opts.onProgress);
+      if (opts.lazy && (await viewCurrent(log, fs.view))) return fs;
+      await fs.load(opts.onProgress, opts.checkView ?? true);
     } catch (e) {
       await fs.close();
       throw e;
@@ -86,10 +118,10 @@ export class Filesystem extends EventEmitter {
     try {
       fs = await Filesystem.open(home, name, kp, { allowEmpty: true });
       const boot = createEntry(kp, { kind: Kind.BOOTSTRAP, path: '/', name, mode: 0o755 });
-      await fs.log.append([boot], [boot.id]);
+      const changed = fs.applyLocal(boot);
+      await fs.appendDurable([boot], [], changed);
       await fs.log.setMeta('name', name);
       await fs.log.setMeta('fsId', boot.idHex);
-      fs.applyLocal(boot);
       await fs.writeFile('/.cluster', Buffer.from(cluster.map((a) => a + '\n').join('')), 0o644);
       return fs;
     } catch (e) {
@@ -99,7 +131,10 @@ export class Filesystem extends EventEmitter {
     }
   }
 
-  private async load(onProgress?: (read: number, parked: number) => void): Promise<void> {
+  // Replays the stored log into memory. `checkView`: compare the stored view with the replay
+  // (its digest and heads, not every record: that is fsck) and rebuild it when it differs or
+  // is missing (a data directory of an earlier release).
+  private async load(onProgress?: (read: number, parked: number) => void, checkView = true): Promise<void> {
     let told = Date.now();
     const tell = (parked: number) => {
       if (!onProgress || Date.now() - told < 2000) return;
@@ -136,17 +171,62 @@ export class Filesystem extends EventEmitter {
       } catch { /* does not decode: fetched again like any missing entry */ }
     }
     const drop = [...gone, ...this.dag.takeDropped()];
+    if (checkView) await syncView(this, (done, total) => this.tell(`stored view of ${this.name}: ${done} of ${total} paths written`));
     if (released.length) {
-      await this.log.append(released, this.dag.headIds(), [...drop, ...released.map((e) => e.idHex)]);
-      this.state.apply(released.map((e) => this.dag.get(e.idHex)!));
+      const changed = this.state.apply(released.map((e) => this.dag.get(e.idHex)!));
+      await this.appendDurable(released, [...drop, ...released.map((e) => e.idHex)], changed);
     } else if (drop.length) await this.log.unpark(drop);
   }
 
-  private applyLocal(e: Entry): void {
+  // Applies a local entry in memory; returns the paths whose view changed.
+  private applyLocal(e: Entry): string[] {
     const r = this.dag.add(e);
     if (r.status !== 'applied') throw new Error(`internal: local entry not applied (${r.status})`);
-    if (this.state) this.state.apply(r.applied);
-    else this.state = new FsState(this.dag);
+    if (this.state) return this.state.apply(r.applied);
+    this.state = new FsState(this.dag);
+    return ['/'];
+  }
+
+  // Stores entries already applied in memory, with the view records of the paths they
+  // changed, in one synced batch: the stored view always reflects exactly the stored entries.
+  // If the batch does not reach the disk (disk full, read-only), memory is reloaded from the
+  // log, so that nothing the disk does not hold is shown or built on.
+  private async appendDurable(entries: Entry[], unpark: string[], changed: string[]): Promise<void> {
+    const ops = viewOps(this, changed);
+    try {
+      await this.log.append(entries, this.dag.headIds(), unpark, ops);
+    } catch (e) {
+      this.dag.reset();
+      (this as { state?: FsState }).state = undefined;
+      this.view.forget();
+      await this.load(undefined, false).catch(() => {});
+      throw e;
+    }
+    if (!this.loaded) return;
+    for (const p of changed) this.view.drop(p);
+  }
+
+  // Lookups and listings for callers that may run on a lazy open (the CLI without a node).
+  async stat(path: string): Promise<Inode | null> {
+    const p = normalizePath(path);
+    return this.loaded ? this.state.lookup(p) : this.view.lookup(p);
+  }
+
+  async list(path: string): Promise<string[]> {
+    const p = normalizePath(path);
+    return this.loaded ? this.state.readdir(p) : this.view.readdir(p);
+  }
+
+  // A directory's children with their inodes (ls -l): one range scan of the stored view.
+  async listInodes(path: string): Promise<Inode[]> {
+    const p = normalizePath(path);
+    if (!this.loaded) return this.view.readdirPlus(p);
+    return this.state.readdir(p).map((name) => this.state.lookup(p === '/' ? '/' + name : p + '/' + name)!);
+  }
+
+  // Tells the user (through the open's `notice`) what open found and repaired.
+  tell(msg: string): void {
+    this.notice(msg);
   }
 
   // The same filesystem, signing with `kp` instead of the node's key: the control socket uses
@@ -185,8 +265,9 @@ export class Filesystem extends EventEmitter {
         out.push(e);
         deps = [e.id];
       }
-      await this.log.append(out, [out[out.length - 1].id]);
-      for (const e of out) this.applyLocal(e);
+      const changed = new Set<string>();
+      for (const e of out) for (const p of this.applyLocal(e)) changed.add(p);
+      await this.appendDurable(out, [], [...changed]);
       this.emit('entries', out);
       return out;
     });
@@ -265,15 +346,19 @@ export class Filesystem extends EventEmitter {
       }
       const dropped = this.dag.takeDropped();
       if (rep.accepted.length) {
-        await this.log.append(rep.accepted, this.dag.headIds(), [...unpark, ...dropped]);
+        const nodes = rep.accepted.map((e) => this.dag.get(e.idHex)!);
+        let changed: string[];
+        if (this.state) changed = this.state.apply(nodes);
+        else {
+          this.state = new FsState(this.dag);
+          changed = [...allPaths(this.state)];
+        }
+        await this.appendDurable(rep.accepted, [...unpark, ...dropped], changed);
         const boot = rep.accepted.find((e) => e.kind === Kind.BOOTSTRAP);
         if (boot) {
           await this.log.setMeta('name', boot.name);
           await this.log.setMeta('fsId', boot.idHex);
         }
-        const nodes = rep.accepted.map((e) => this.dag.get(e.idHex)!);
-        if (this.state) this.state.apply(nodes);
-        else this.state = new FsState(this.dag);
       } else if (dropped.length) await this.log.unpark(dropped);
       rep.missing = [...missing].filter((m) => !this.dag.has(m));
       this.counters.accepted += rep.accepted.length;
@@ -316,7 +401,7 @@ export class Filesystem extends EventEmitter {
 
   async readFile(path: string): Promise<Uint8Array> {
     const p = normalizePath(path);
-    const n = this.state.lookup(p);
+    const n = await this.stat(p);
     if (!n) throw new UserError(`no such file: ${this.name}:${p}`, 'ENOENT');
     if (n.type === 'dir') throw new UserError(`is a directory: ${this.name}:${p}`, 'EISDIR');
     if (n.type === 'symlink') return Buffer.from(n.target);

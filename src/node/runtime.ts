@@ -65,7 +65,7 @@ export class RunningNode {
 
 export async function startNode(o: NodeOptions): Promise<RunningNode> {
   // Progress lines go to the node's log: the parent of a background node waits while they come.
-  const fs = await Filesystem.open(o.home, o.name, o.kp, { onProgress: (n, p) => process.stderr.write(`opening ${o.name}: ${n} entries read${p ? `, ${p} parked entries checked` : ''}\n`) });
+  const fs = await Filesystem.open(o.home, o.name, o.kp, { onProgress: (n, p) => process.stderr.write(`opening ${o.name}: ${n} entries read${p ? `, ${p} parked entries checked` : ''}\n`), notice: (m) => process.stderr.write(`${m}\n`) });
   const settings = readSettings(o.home, o.name);
   const port = o.port ?? settings.port ?? defaultPort(o.name);
   let net: NetNode | null = null;

@@ -3,6 +3,7 @@ import { sha256, toHex } from '../crypto/hash.ts';
 import { decodeEntry } from '../log/codec.ts';
 import type { Entry } from '../log/entry.ts';
 import { UserError } from '../node/errors.ts';
+import type { Op } from './viewstore.ts';
 
 // On-disk log (classic-level). Keys:
 //   s!<seq, 12 hex>  -> entry bytes, in application (topological) order: reopen = one scan
@@ -10,6 +11,7 @@ import { UserError } from '../node/errors.ts';
 //   p!<path>\0<seq>  -> id, index by path
 //   q!<id hex>       -> bytes of an entry parked for missing deps (survives restarts)
 //   m!heads          -> concatenated 32-byte head ids;  m!format, m!name, m!fsId
+//   v!...            -> the persistent view (storage/viewstore.ts), written in the same batch
 // Every append is one atomic batch written with sync, so an acknowledged entry survives a
 // crash. Concurrent appends are grouped into one batch (group commit) to amortize the fsync.
 const FORMAT = '1';
@@ -25,6 +27,7 @@ interface Pending {
   entries: Entry[];
   heads: Uint8Array[];
   unpark: string[];
+  extra: Op[];
   resolve: () => void;
   reject: (e: Error) => void;
 }
@@ -166,9 +169,10 @@ export class LogStore {
   }
 
   // Durably stores applied entries (in order) and the new heads; resolves once synced.
-  append(entries: Entry[], heads: Uint8Array[], unpark: string[] = []): Promise<void> {
+  // `extra`: records written in the same atomic batch (the view that reflects these entries).
+  append(entries: Entry[], heads: Uint8Array[], unpark: string[] = [], extra: Op[] = []): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ entries, heads, unpark, resolve, reject });
+      this.queue.push({ entries, heads, unpark, extra, resolve, reject });
       if (!this.flushing) this.flushing = this.flushLoop();
     });
   }
@@ -196,6 +200,7 @@ export class LogStore {
             if (e.target && e.kind === 4) ops.push({ type: 'put', key: 'p!' + e.target + '\0' + seqHex, value: e.id });
           }
           for (const u of p.unpark) ops.push({ type: 'del', key: 'q!' + u });
+          for (const o of p.extra) ops.push(o);
         }
         const last = group[group.length - 1];
         ops.push({ type: 'put', key: 'm!heads', value: Buffer.concat(last.heads) });
@@ -222,6 +227,11 @@ export class LogStore {
     const out: string[] = [];
     for await (const v of this.db.values({ gt: 'p!' + path + '\0', lt: 'p!' + path + '\x01' })) out.push(toHex(v));
     return out;
+  }
+
+  // One synced batch of records outside the entry log (rebuilding the view).
+  async write(ops: Op[]): Promise<void> {
+    await this.db.batch(ops as never, { sync: true });
   }
 
   async close(): Promise<void> {

@@ -42,13 +42,19 @@ function assertReported(home: string, args: string[], id: string): void {
   assert.match(r.stderr, /basefs get myfs ADDR/, 'says how to recover');
 }
 
-test('a flipped bit in a stored entry (still decodable) stops status and ls with the entry named', { timeout: 120_000 }, async (t) => {
+test('a flipped bit in a stored entry (still decodable) stops every command that replays the log, and fsck, with the entry named', { timeout: 120_000 }, async (t) => {
   const home = setup(t);
   // In the signature (the last 64 bytes): the record still decodes, but to another id.
   const id = await flipBit(home, '/a', (n) => n - 10);
   assertReported(home, ['status', 'myfs'], id);
-  assertReported(home, ['ls', 'myfs:/'], id);
-  assertReported(home, ['cat', 'myfs:/b.txt'], id);
+  assertReported(home, ['log', 'myfs:/b.txt'], id);
+  assertReported(home, ['write', 'myfs:/c.txt'], id);
+  // ls and cat read the stored view (docs/LOG.md), written with the entries before the damage:
+  // they still answer, and fsck names the damaged entry.
+  assert.equal(ok(home, ['cat', 'myfs:/b.txt']), 'later\n');
+  const f = basefs(home, ['fsck', 'myfs']);
+  assert.equal(f.code, 1);
+  assert.match(f.stdout, new RegExp(`DAMAGED: .*entry ${id}, path /a\\b`));
 });
 
 test('a flipped bit that breaks decoding is reported the same way', { timeout: 120_000 }, async (t) => {
