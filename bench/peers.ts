@@ -52,7 +52,7 @@ export interface Peer {
   close(): Promise<void>;
 }
 
-interface ColdResult { firstReadMs: number; listMs: number; files: number; rssMb: number }
+interface ColdResult { firstReadMs: number; listMs: number; files: number; rssMb: number; load?: number[] }
 
 async function makeWriter(system: SystemName, dir: string): Promise<Writer> {
   if (system === 'hyperdrive') {
@@ -346,6 +346,8 @@ function fmtRatio(x: number): string {
 
 export async function runPeersBench(): Promise<string> {
   const scale = Number(process.env.BENCH_PEERS_SCALE ?? 1);
+  // BENCH_PEERS_COLD_ONLY=1: only the cold-open workload (rerun after a change to opening).
+  const coldOnly = !!process.env.BENCH_PEERS_COLD_ONLY;
   const rounds = Math.max(1, Number(process.env.BENCH_PEERS_ROUNDS ?? 3));
   if (!(scale > 0)) throw new Error('BENCH_PEERS_SCALE must be > 0');
   const w = workload(scale);
@@ -370,7 +372,7 @@ export async function runPeersBench(): Promise<string> {
     }
     for (let r = 0; r < rounds; r++) {
       const order = r % 2 === 0 ? systems : [...systems].reverse();
-      for (const s of order) {
+      for (const s of coldOnly ? [] : order) {
         log(`round ${r + 1}/${rounds}: ${s} drive workloads...`);
         const load0 = loadavg()[0];
         const d = await runJob<DriveResult>({ system: s, kind: 'drive', scale });
@@ -380,7 +382,9 @@ export async function runPeersBench(): Promise<string> {
       }
       for (const s of order) {
         log(`round ${r + 1}/${rounds}: ${s} cold open...`);
+        const cload0 = loadavg()[0];
         const c = await runJob<ColdResult>({ system: s, kind: 'coldOpen', scale, dir: join(coldRoot, s), key: build[s].key, probe: build[s].probe });
+        c.load = [cload0, loadavg()[0]];
         check(c.files >= w.coldFiles, `${s} cold open listed ${c.files} files`);
         cold[s].push(c);
         log(`  first read ${fmtSec(c.firstReadMs)}, list all ${fmtSec(c.listMs)}, ${c.rssMb} MB`);
@@ -391,6 +395,7 @@ export async function runPeersBench(): Promise<string> {
   }
   const data: RunData = { scale, rounds, versions, totalMs: now() - started, date: new Date().toISOString(), machine: machine(), drive, cold, build };
   // Raw figures, so the report and the plot can be rendered again (node bench/peers.ts --render FILE).
+  if (coldOnly) return renderCold(data);
   const jsonPath = process.env.BENCH_PEERS_JSON ?? join(ROOT, '.bench', 'peers-last.json');
   mkdirSync(dirname(jsonPath), { recursive: true });
   writeFileSync(jsonPath, JSON.stringify(data, null, 1) + '\n');
@@ -551,4 +556,27 @@ if (process.argv[2] === '--worker') {
   await peerMain(process.argv[3] as SystemName, process.argv[4]);
 } else if (import.meta.url === `file://${process.argv[1]}`) {
   console.log(await runPeersBench());
+}
+
+// The cold-open rows alone (BENCH_PEERS_COLD_ONLY).
+function renderCold(data: RunData): string {
+  const { cold, build, rounds, scale } = data;
+  const med = (s: SystemName, f: (c: ColdResult) => number) => median(cold[s].map(f));
+  const row = (what: string, f: (c: ColdResult) => number, fmt: (x: number) => string, lowerBetter = true) => {
+    const a = med('basefs', f);
+    const b = med('hyperdrive', f);
+    return `| ${what} | ${fmt(a)} | ${fmt(b)} | ${(lowerBetter ? b / a : a / b).toFixed(2)}x |`;
+  };
+  return [
+    `### Cold open only (BENCH_PEERS_COLD_ONLY=1${scale !== 1 ? `, BENCH_PEERS_SCALE=${scale}` : ''}), ${data.date}`,
+    '',
+    `Machine: ${data.machine}. ${rounds} rounds, medians; a fresh process per open; load average before/after each open: ${cold.basefs.map((c, i) => `basefs ${c.load?.map((x) => x.toFixed(1)).join('/') ?? '?'}, hyperdrive ${cold.hyperdrive[i]?.load?.map((x) => x.toFixed(1)).join('/') ?? '?'}`).join('; ')}. Drives built once (basefs ${fmtSec(build.basefs.buildMs)}, Hyperdrive ${fmtSec(build.hyperdrive.buildMs)}).`,
+    '',
+    '| measure | basefs | Hyperdrive | ratio (> 1: basefs better) |',
+    '|---|---|---|---|',
+    row('open + read one file', (c) => c.firstReadMs, fmtSec),
+    row('open + list every file', (c) => c.listMs, fmtSec),
+    row('resident memory after the listing', (c) => c.rssMb, (x) => `${x} MB`),
+    '',
+  ].join('\n');
 }

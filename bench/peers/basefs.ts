@@ -191,23 +191,23 @@ export class BasefsPeer {
   }
 }
 
-// Cold open: a fresh process opens the filesystem (log read, verified, view materialized),
-// then reads one file / lists every file.
+// Cold open: a fresh process opens the filesystem as `basefs ls`/`cat` of a stopped
+// filesystem do (the stored view: no replay of the log), then reads one file / lists every
+// file with its attributes (one range scan per directory). A running node still replays the
+// log at start (docs/LOG.md, "Stored view").
 export async function basefsColdOpen(dir: string, _key: string, probe: string): Promise<{ firstReadMs: number; listMs: number; files: number; rssMb: number }> {
   const t0 = performance.now();
-  const fs = await Filesystem.open(dir, NAME, null);
+  const fs = await Filesystem.open(dir, NAME, null, { lazy: true });
   await fs.readFile(probe);
   const firstReadMs = performance.now() - t0;
   let files = 0;
-  const walk = (p: string) => {
-    for (const name of fs.state.readdir(p)) {
-      const c = p === '/' ? '/' + name : p + '/' + name;
-      const n = fs.lookup(c);
-      if (n?.type === 'dir') walk(c);
-      else if (n) files++;
+  const walk = async (p: string): Promise<void> => {
+    for (const n of await fs.listInodes(p)) {
+      if (n.type === 'dir') await walk(n.path);
+      else files++;
     }
   };
-  walk('/');
+  await walk('/');
   const listMs = performance.now() - t0;
   const rssMb = Math.round(process.memoryUsage().rss / 2 ** 20);
   await fs.close();

@@ -24,6 +24,7 @@ export interface OpenOptions {
   lazy?: boolean;
   checkView?: boolean;
   notice?: (msg: string) => void;
+  viewCache?: number; // inodes the stored view's cache holds (default 4,096: about 2 MB)
 }
 
 export interface IngestReport {
@@ -52,7 +53,7 @@ export class Filesystem extends EventEmitter {
   counters = { rejected: 0, parked: 0, accepted: 0, duplicates: 0 };
   readonly refused = new RefusedAudit();
 
-  private constructor(name: string, dir: string, log: LogStore, content: ChunkStore, kp: KeyPair | null) {
+  private constructor(name: string, dir: string, log: LogStore, content: ChunkStore, kp: KeyPair | null, viewCache?: number) {
     super();
     this.name = name;
     this.dir = dir;
@@ -60,7 +61,7 @@ export class Filesystem extends EventEmitter {
     this.content = content;
     this.kp = kp;
     this.dag = new Dag();
-    this.view = new ViewStore(log.db, name);
+    this.view = new ViewStore(log.db, name, viewCache);
   }
 
   // Whether the log has been replayed into memory (a lazy open answers from the stored view).
@@ -99,7 +100,7 @@ export class Filesystem extends EventEmitter {
       await log.close();
       throw e;
     }
-    const fs = new Filesystem(name, dir, log, content, kp);
+    const fs = new Filesystem(name, dir, log, content, kp, opts.viewCache);
     if (opts.notice) fs.notice = opts.notice;
     try {
       if (opts.lazy && (await viewCurrent(log, fs.view))) return fs;
