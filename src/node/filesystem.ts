@@ -51,6 +51,9 @@ export class Filesystem extends EventEmitter {
   kp: KeyPair | null;
   private mutex = new Mutex();
   counters = { rejected: 0, parked: 0, accepted: 0, duplicates: 0 };
+  // The filesystem itself, also from an actingAs() view of it: whatever replaces the state
+  // (load, reload) must do it on the shared object, not on the view.
+  private readonly self: Filesystem = this;
   readonly refused = new RefusedAudit();
 
   private constructor(name: string, dir: string, log: LogStore, content: ChunkStore, kp: KeyPair | null, viewCache?: number) {
@@ -72,8 +75,9 @@ export class Filesystem extends EventEmitter {
   // Replays the log if a lazy open has not yet: every operation except lookups, listings and
   // reads of file content needs the whole view in memory.
   async ready(): Promise<this> {
-    if (!this.loaded) await this.mutex.run(async () => {
-      if (!this.loaded) await this.load();
+    const fs = this.self;
+    if (!fs.loaded) await fs.mutex.run(async () => {
+      if (!fs.loaded) await fs.load();
     });
     return this;
   }
@@ -190,21 +194,35 @@ export class Filesystem extends EventEmitter {
 
   // Stores entries already applied in memory, with the view records of the paths they
   // changed, in one synced batch: the stored view always reflects exactly the stored entries.
-  // If the batch does not reach the disk (disk full, read-only), memory is reloaded from the
-  // log, so that nothing the disk does not hold is shown or built on.
+  // Returns at once with the promise of durability; the caller must hold the mutex until
+  // then only if it needs to (ingest does, local commits do not: group commit). If the batch
+  // does not reach the disk (disk full, read-only), memory is reloaded from the log, so that
+  // nothing the disk does not hold is shown or built on.
+  private enqueueDurable(entries: Entry[], unpark: string[], changed: string[]): Promise<void> {
+    const done = this.log.append(entries, this.dag.headIds(), unpark, viewOps(this, changed));
+    for (const p of changed) this.view.drop(p);
+    return done;
+  }
+
   private async appendDurable(entries: Entry[], unpark: string[], changed: string[]): Promise<void> {
-    const ops = viewOps(this, changed);
     try {
-      await this.log.append(entries, this.dag.headIds(), unpark, ops);
+      await this.enqueueDurable(entries, unpark, changed);
     } catch (e) {
-      this.dag.reset();
-      (this as { state?: FsState }).state = undefined;
-      this.view.forget();
-      await this.load(undefined, false).catch(() => {});
+      await this.reloadAfterFailure();
       throw e;
     }
-    if (!this.loaded) return;
-    for (const p of changed) this.view.drop(p);
+  }
+
+  // After a batch that did not reach the disk: memory again equals the disk. The caller holds
+  // the mutex. Idempotent: every append that failed with the same batch calls it.
+  private async reloadAfterFailure(): Promise<void> {
+    const fs = this.self;
+    if (!fs.log.failed) return;
+    fs.dag.reset();
+    (fs as { state?: FsState }).state = undefined;
+    fs.view.forget();
+    fs.log.recover();
+    await fs.load(undefined, false);
   }
 
   // Lookups and listings for callers that may run on a lazy open (the CLI without a node).
@@ -242,16 +260,20 @@ export class Filesystem extends EventEmitter {
     return this.kp;
   }
 
-  // Checks authority, signs with deps = current heads, stores durably, then applies.
+  // Checks authority, signs with deps = the valid heads, applies, stores durably.
   async commit(draft: Draft): Promise<Entry> {
     return (await this.commitMany([draft]))[0];
   }
 
   // Several local entries in one durable append (one fsync), each following the previous one:
   // the FUSE layer commits files closed close together this way. All or nothing.
+  // The mutex covers the checks, signing and applying in memory, not the wait for the disk:
+  // concurrent commits share the log's synced batches (group commit), in the order they
+  // were signed. A commit is visible to lookups before it is durable (as written data is in
+  // a page cache), but it is acknowledged and sent to peers only once durable.
   async commitMany(drafts: Draft[]): Promise<Entry[]> {
     if (drafts.length === 0) return [];
-    return this.mutex.run(async () => {
+    const { out, durable } = await this.mutex.run(async () => {
       const kp = this.requireKey();
       for (const d of drafts) {
         for (const p of d.kind === Kind.RENAME ? [d.path, d.target!] : [d.path]) {
@@ -268,10 +290,16 @@ export class Filesystem extends EventEmitter {
       }
       const changed = new Set<string>();
       for (const e of out) for (const p of this.applyLocal(e)) changed.add(p);
-      await this.appendDurable(out, [], [...changed]);
-      this.emit('entries', out);
-      return out;
+      return { out, durable: this.enqueueDurable(out, [], [...changed]) };
     });
+    try {
+      await durable;
+    } catch (e) {
+      await this.mutex.run(() => this.reloadAfterFailure());
+      throw e;
+    }
+    this.emit('entries', out);
+    return out;
   }
 
   // Deps and timestamp of a new local entry: the valid entries nearest the heads (an invalid

@@ -38,6 +38,10 @@ export class LogStore {
   nextSeq = 0;
   private queue: Pending[] = [];
   private flushing: Promise<void> | null = null;
+  // Set when a batch did not reach the disk: appends queued behind it may build on its
+  // entries, so they fail too, and so does every append until the owner reloads (recover()).
+  failed: Error | null = null;
+  stats = { batches: 0, appends: 0 }; // synced batches written, append calls they carried
 
   private constructor(db: DB, dir: string) {
     this.db = db;
@@ -172,6 +176,7 @@ export class LogStore {
   // `extra`: records written in the same atomic batch (the view that reflects these entries).
   append(entries: Entry[], heads: Uint8Array[], unpark: string[] = [], extra: Op[] = []): Promise<void> {
     return new Promise((resolve, reject) => {
+      if (this.failed) return reject(this.failed);
       this.queue.push({ entries, heads, unpark, extra, resolve, reject });
       if (!this.flushing) this.flushing = this.flushLoop();
     });
@@ -206,6 +211,8 @@ export class LogStore {
         ops.push({ type: 'put', key: 'm!heads', value: Buffer.concat(last.heads) });
         try {
           await this.db.batch(ops as never, { sync: true });
+          this.stats.batches++;
+          this.stats.appends += group.length;
           for (const p of group) p.resolve();
         } catch (err) {
           const e = err as Error & { cause?: Error };
@@ -215,7 +222,8 @@ export class LogStore {
             : /read-only|EROFS|Permission|EACCES/i.test(msg)
               ? new UserError(`cannot write the log at ${this.dir}: ${msg}`, 'EROFS')
               : e;
-          for (const p of group) p.reject(ue);
+          this.failed = ue;
+          for (const p of [...group, ...this.queue.splice(0)]) p.reject(ue);
         }
       }
     } finally {
@@ -227,6 +235,11 @@ export class LogStore {
     const out: string[] = [];
     for await (const v of this.db.values({ gt: 'p!' + path + '\0', lt: 'p!' + path + '\x01' })) out.push(toHex(v));
     return out;
+  }
+
+  // The owner reloaded its memory from what the disk holds: appends may go on.
+  recover(): void {
+    this.failed = null;
   }
 
   // One synced batch of records outside the entry log (rebuilding the view).
