@@ -7,7 +7,7 @@ import { privateKeyToPem, type KeyPair } from '../crypto/keys.ts';
 import { Filesystem } from '../node/filesystem.ts';
 import { FsApi, API_METHODS } from '../node/api.ts';
 import { callControl, controlAlive } from '../node/control.ts';
-import { UserError } from '../node/errors.ts';
+import { UserError } from '../errors/errors.ts';
 import { normalizePath } from '../log/path.ts';
 
 export interface Globals {

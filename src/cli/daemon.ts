@@ -3,7 +3,7 @@ import { openSync, readFileSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { controlAlive } from '../node/control.ts';
-import { UserError } from '../node/errors.ts';
+import { UserError } from '../errors/errors.ts';
 
 // Starts this same command again in the foreground (-f) as a detached process, logging to
 // LOGFILE, and returns once its control socket answers (or fails with the child's last words).

@@ -6,7 +6,7 @@ import { formatPublicKey, fingerprint, parsePublicKey, seedOf } from '../crypto/
 import { Filesystem } from '../node/filesystem.ts';
 import { homeDir, defaultKeyPath, defaultPort, listNames, readSettings, checkName, controlSocketPath } from '../node/datadir.ts';
 import { controlAlive } from '../node/control.ts';
-import { UserError } from '../node/errors.ts';
+import { UserError } from '../errors/errors.ts';
 import { globals, home, keyPath, loadKey, withApi, parseTarget, isNamed, fsPath } from './context.ts';
 import { out, bytes, modeString, table, esc, formatResources } from './format.ts';
 

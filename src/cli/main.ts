@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { registerLogCommands } from './log-commands.ts';
 import { registerMountCommands } from './mount-commands.ts';
 import { registerNetCommands } from './net-commands.ts';
-import { UserError } from '../node/errors.ts';
+import { UserError } from '../errors/errors.ts';
 import { looksPrivate } from '../crypto/keys.ts';
 import { esc, escLines } from './format.ts';
 

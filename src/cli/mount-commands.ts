@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { controlSocketPath, readSettings, writeSettings, requireFs, checkName, listNames, fsDir, type NodeSettings } from '../node/datadir.ts';
 import { controlAlive, callControl } from '../node/control.ts';
-import { UserError } from '../node/errors.ts';
+import { UserError } from '../errors/errors.ts';
 import { globals, home, maybeKey } from './context.ts';
 import { daemonize, nodeLogPath, untilSignal } from './daemon.ts';
 import { out } from './format.ts';

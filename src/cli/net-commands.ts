@@ -5,7 +5,7 @@ import { Filesystem } from '../node/filesystem.ts';
 import { checkName, controlSocketPath, fsDir, defaultPort, requireFs } from '../node/datadir.ts';
 import { callControl, controlAlive } from '../node/control.ts';
 import { startNode } from '../node/runtime.ts';
-import { UserError } from '../node/errors.ts';
+import { UserError } from '../errors/errors.ts';
 import { startNetwork, type NetNode } from '../network/node.ts';
 import { FsIdMismatchError, type PullResult } from '../network/sync.ts';
 import { formatPublicKey, fingerprint } from '../crypto/keys.ts';

@@ -4,7 +4,7 @@ import { Kind, kindName } from '../log/entry.ts';
 import { formatPublicKey, fingerprint, parsePublicKey, seedOf, type KeyPair } from '../crypto/keys.ts';
 import { normalizePath, isUnder } from '../log/path.ts';
 import { toHex, bytesEqual } from '../crypto/hash.ts';
-import { UserError } from './errors.ts';
+import { UserError } from '../errors/errors.ts';
 
 // Everything the CLI can ask of a filesystem, with JSON-only arguments and results, so the
 // same calls work in-process (no node running) and over the control socket (node running).
