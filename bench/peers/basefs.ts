@@ -5,7 +5,7 @@
 // network layer: anti-entropy sync of the log, then the content fetcher for every file.
 import { mkdirSync } from 'node:fs';
 import { Filesystem } from '../../src/node/filesystem.ts';
-import { startNode, type RunningNode } from '../../src/node/runtime.ts';
+import { startNode, type RunningNode } from '../../src/daemon/runtime.ts';
 import { generateKeyPair, type KeyPair } from '../../src/crypto/keys.ts';
 import { hostPort } from '../../src/network/addr.ts';
 import { multiaddr } from '@multiformats/multiaddr';

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { Filesystem } from '../node/filesystem.ts';
 import { checkName, controlSocketPath, fsDir, defaultPort, requireFs } from '../node/datadir.ts';
 import { callControl, controlAlive } from '../node/control.ts';
-import { startNode } from '../node/runtime.ts';
+import { startNode } from '../daemon/runtime.ts';
 import { UserError } from '../errors/errors.ts';
 import { startNetwork, type NetNode } from '../network/node.ts';
 import { FsIdMismatchError, type PullResult } from '../network/sync.ts';
