@@ -4,7 +4,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Cluster, netnsUnavailable, waitFor, ROOT } from './lib/netns.ts';
+import { Cluster, netnsUnavailable, waitFor, ROOT } from '../../harness/netns.ts';
 import { callControl } from '../../src/node/control.ts';
 import { controlSocketPath } from '../../src/node/datadir.ts';
 
