@@ -50,7 +50,8 @@ export function untilSignal(stop: () => Promise<void>): Promise<void> {
     const h = () => {
       if (done) return;
       done = true;
-      stop().finally(resolve);
+      // a stop that fails stays an unhandled rejection: the process exits non-zero with its error
+      void stop().finally(resolve);
     };
     process.once('SIGINT', h);
     process.once('SIGTERM', h);

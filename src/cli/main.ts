@@ -57,7 +57,8 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('/src/cli/main.ts')) {
-  main(process.argv).then((code) => {
+  // main() catches and reports every error itself and resolves to the exit code
+  void main(process.argv).then((code) => {
     process.exitCode = code;
   });
 }

@@ -65,7 +65,8 @@ describe('cluster on network namespaces', { skip: skip ?? false, timeout: 600_00
     await c.cleanup();
   });
 
-  const t = (name: string, fn: () => Promise<void>) => test(name, async () => {
+  // test() registers the test; the runner awaits it (a top-level test() needs no await either)
+  const t = (name: string, fn: () => Promise<void>): void => void test(name, async () => {
     try {
       await fn();
     } catch (e) {
