@@ -19,8 +19,8 @@ import { FramedStream } from '../src/network/frame.ts';
 import { NET_LIMITS } from '../src/network/messages.ts';
 import { ArrivalIndex } from '../src/network/reconcile.ts';
 import { pullSession, serveSession } from '../src/network/sync.ts';
-import { channelPair } from '../test/network/lib/pair.ts';
-import { Cluster, netnsUnavailable, waitFor, BIN } from '../test/network/lib/netns.ts';
+import { channelPair } from '../harness/pair.ts';
+import { Cluster, netnsUnavailable, waitFor, BIN } from '../harness/netns.ts';
 
 const N = Number(process.env.BENCH_NET_N ?? 100_000);
 const WRITES = Number(process.env.BENCH_NET_WRITES ?? 30);

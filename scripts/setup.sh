@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Idempotent setup: Node 24 into .toolchain/ when the system Node is older than 22, Debian's
-# libfuse2 + fuse (FUSE mounts), iproute2 (namespace tests) and the npm dependencies from the
-# lockfile. Quiet when everything is already there.
+# libfuse2 + fuse (FUSE mounts), iproute2 (namespace tests), build-essential + python3 (to build
+# fuse-native), the npm dependencies from the lockfile, then fuse-native's binding built from
+# source with our patch (scripts/build-fuse-native.sh). Quiet when everything is already there.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -19,6 +20,8 @@ command -v fusermount >/dev/null || missing+=(fuse)
 command -v ip >/dev/null || missing+=(iproute2)
 command -v rsync >/dev/null || missing+=(rsync)
 command -v git >/dev/null || missing+=(git)
+{ command -v gcc && command -v g++ && command -v make && command -v patch; } >/dev/null || missing+=(build-essential)
+command -v python3 >/dev/null || missing+=(python3)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "setup: installing Debian packages: ${missing[*]}" >&2
@@ -35,3 +38,4 @@ if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
   npm ci --no-audit --no-fund --silent >&2
   cp package-lock.json "$stamp"
 fi
+bash scripts/build-fuse-native.sh

@@ -10,8 +10,7 @@ if [ $# -gt 0 ]; then
   targets=("$@")
 else
   targets=(test)
-  echo "test: type-checking (tsc --noEmit)" >&2
-  node node_modules/typescript/bin/tsc --noEmit -p .
+  bash scripts/check.sh
 fi
 files=$(find "${targets[@]}" -name '*.test.ts' | sort)
 # One file at a time: multi-node and FUSE tests use namespaces, mounts and both cores.

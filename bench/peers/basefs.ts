@@ -5,7 +5,7 @@
 // network layer: anti-entropy sync of the log, then the content fetcher for every file.
 import { mkdirSync } from 'node:fs';
 import { Filesystem } from '../../src/node/filesystem.ts';
-import { startNode, type RunningNode } from '../../src/node/runtime.ts';
+import { startNode, type RunningNode } from '../../src/daemon/runtime.ts';
 import { generateKeyPair, type KeyPair } from '../../src/crypto/keys.ts';
 import { hostPort } from '../../src/network/addr.ts';
 import { multiaddr } from '@multiformats/multiaddr';
@@ -116,10 +116,10 @@ export class BasefsPeer {
   attempts = 0;
   incompleteFirst = 0;
   async fetchAll(port: number): Promise<void> {
-    const { getFilesystem } = await import('../../src/cli/net-commands.ts');
+    const { getFilesystem } = await import('../../src/network/get.ts');
     for (;;) {
       this.attempts++;
-      const r = await getFilesystem(this.dir, NAME, `127.0.0.1:${port}`, null, true);
+      const r = await getFilesystem(this.dir, NAME, `127.0.0.1:${port}`, null);
       if (this.attempts === 1) this.incompleteFirst = r.filesIncomplete;
       if (r.filesIncomplete === 0) return;
       if (this.attempts >= MAX_GET_RUNS) throw new Error(`basefs get left ${r.filesIncomplete} files incomplete after ${this.attempts} runs`);

@@ -1,7 +1,7 @@
 import { toHex } from '../crypto/hash.ts';
 import { fingerprint } from '../crypto/keys.ts';
 import { depth, isUnder } from '../log/path.ts';
-import type { CNode } from '../view/causal.ts';
+import type { CNode } from '../log/causal.ts';
 
 // Who may write where (docs/AUTHORITY.md). Pure and deterministic: the result is a function of
 // the set of entries only, never of their arrival order.

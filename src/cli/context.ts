@@ -5,9 +5,9 @@ import { homeDir, defaultKeyPath, requireFs, controlSocketPath, listNames, readS
 import { loadKeyFile } from '../crypto/keyfile.ts';
 import { privateKeyToPem, type KeyPair } from '../crypto/keys.ts';
 import { Filesystem } from '../node/filesystem.ts';
-import { FsApi, API_METHODS } from '../node/api.ts';
+import { FsApi, API_METHODS, type ApiMethod } from '../node/api.ts';
 import { callControl, controlAlive } from '../node/control.ts';
-import { UserError } from '../node/errors.ts';
+import { UserError } from '../errors/errors.ts';
 import { normalizePath } from '../log/path.ts';
 
 export interface Globals {
@@ -45,7 +45,9 @@ export function maybeKey(g: Globals): KeyPair | null {
   return loadKeyFile(p);
 }
 
-export type Api = { [K in (typeof API_METHODS)[number]]: (...args: any[]) => Promise<any> };
+// FsApi's calls take and return JSON values only, so over the control socket they have the
+// same types as in-process.
+export type Api = Pick<FsApi, ApiMethod>;
 
 // Runs fn against the filesystem: through the running node's control socket when there is
 // one (the node holds the log), otherwise on the log directly.
@@ -59,7 +61,8 @@ export async function withApi<T>(g: Globals, name: string, fn: (api: Api, remote
     // the owner-only control socket for each request and is not kept there.
     const pem = explicitKey(g) ? privateKeyToPem(loadKey(g).privateKey) : undefined;
     const proxy = {} as Api;
-    for (const m of API_METHODS) (proxy as any)[m] = (...args: unknown[]) => callControl(sock, m, args, undefined, pem);
+    const calls = proxy as unknown as Record<ApiMethod, (...args: unknown[]) => Promise<unknown>>;
+    for (const m of API_METHODS) calls[m] = (...args) => callControl(sock, m, args, undefined, pem);
     return fn(proxy, true);
   }
   // Lazy: ls and cat answer from the stored view without replaying the log.

@@ -3,7 +3,7 @@ import { openSync, readFileSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { controlAlive } from '../node/control.ts';
-import { UserError } from '../node/errors.ts';
+import { UserError } from '../errors/errors.ts';
 
 // Starts this same command again in the foreground (-f) as a detached process, logging to
 // LOGFILE, and returns once its control socket answers (or fails with the child's last words).
@@ -50,7 +50,8 @@ export function untilSignal(stop: () => Promise<void>): Promise<void> {
     const h = () => {
       if (done) return;
       done = true;
-      stop().finally(resolve);
+      // a stop that fails stays an unhandled rejection: the process exits non-zero with its error
+      void stop().finally(resolve);
     };
     process.once('SIGINT', h);
     process.once('SIGTERM', h);

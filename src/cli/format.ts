@@ -3,6 +3,8 @@
 // a line) would act on the terminal. esc() shows every C0/DEL/C1 control as \xNN (and a
 // backslash as \\, so the escaped form is unambiguous); use it on every such field. out() and
 // the error printer also escape whatever controls are left except the newlines between lines.
+import type { FsApi } from '../node/api.ts';
+
 const CONTROL = /[\x00-\x1f\x7f-\x9f\\]/g;
 const CONTROL_BUT_NL = /[\x00-\x09\x0b-\x1f\x7f-\x9f]/g;
 const hex = (c: string) => (c === '\\' ? '\\\\' : '\\x' + c.charCodeAt(0).toString(16).padStart(2, '0'));
@@ -57,7 +59,7 @@ export function duration(sec: number): string {
 }
 
 // `basefs resources` for people; --json gives every field and counter.
-export function formatResources(name: string, r: any): string {
+export function formatResources(name: string, r: Awaited<ReturnType<FsApi['resources']>> & { running: boolean }): string {
   const who = r.running ? `node of ${name}, pid ${r.pid}, up ${duration(r.uptimeSec)}` : `no node is running for ${name}: figures of this command's own process, which opened the log`;
   const lines = [
     `process     ${who}`,
@@ -73,7 +75,7 @@ export function formatResources(name: string, r: any): string {
   lines.push(
     `peer id     ${n.peerId}`,
     `port        ${n.port ?? '-'}`,
-    ...n.addrs.map((a: string) => `listen      ${a}`),
+    ...n.addrs.map((a) => `listen      ${a}`),
     `peers       ${n.peers.connected} connected, ${n.peers.members} members, ${n.peers.known} known; ${n.connections} connections`,
     `sync        ${q.syncRunning} running, ${q.syncQueued} queued`,
     `content     ${q.contentQueued} files queued, ${q.contentIncomplete} incomplete, ${q.inTransfer} chunks in transfer`,

@@ -6,7 +6,7 @@ import { formatPublicKey, fingerprint, parsePublicKey, seedOf } from '../crypto/
 import { Filesystem } from '../node/filesystem.ts';
 import { homeDir, defaultKeyPath, defaultPort, listNames, readSettings, checkName, controlSocketPath } from '../node/datadir.ts';
 import { controlAlive } from '../node/control.ts';
-import { UserError } from '../node/errors.ts';
+import { UserError } from '../errors/errors.ts';
 import { globals, home, keyPath, loadKey, withApi, parseTarget, isNamed, fsPath } from './context.ts';
 import { out, bytes, modeString, table, esc, formatResources } from './format.ts';
 
@@ -81,7 +81,7 @@ export function registerLogCommands(program: Command): void {
     .action(async (_o: unknown, cmd: Command) => {
       const g = globals(cmd);
       const h = home(g);
-      const rows: Record<string, any>[] = [];
+      const rows: ({ name: string; error: string } | { name: string; fsId: string; port: number | null; mountpoint: string | null; running: boolean; members: number; entries: number; bytesStored: number; lastUpdate: string | null })[] = [];
       for (const name of listNames(h)) {
         const s = readSettings(h, name);
         const running = await controlAlive(controlSocketPath(h, name));
@@ -97,7 +97,7 @@ export function registerLogCommands(program: Command): void {
         }
       }
       out(g.json, rows, () => rows.length === 0 ? `no filesystems in ${h}; create one with basefs bootstrap NAME` :
-        table([['NAME', 'ID', 'PORT', 'MOUNT', 'MEMBERS', 'ENTRIES', 'SIZE', 'LAST UPDATE'], ...rows.map((r: any) => r.error ? [r.name, 'error: ' + esc(r.error)] : [r.name, r.fsId, r.port === null ? '-' : String(r.port), r.mountpoint ? esc(r.mountpoint) : (r.running ? '(running, no mount)' : '-'), String(r.members), String(r.entries), bytes(r.bytesStored), r.lastUpdate ? r.lastUpdate.replace(/\.\d+Z$/, 'Z') : '-'])]));
+        table([['NAME', 'ID', 'PORT', 'MOUNT', 'MEMBERS', 'ENTRIES', 'SIZE', 'LAST UPDATE'], ...rows.map((r) => 'error' in r ? [r.name, 'error: ' + esc(r.error)] : [r.name, r.fsId, r.port === null ? '-' : String(r.port), r.mountpoint ? esc(r.mountpoint) : (r.running ? '(running, no mount)' : '-'), String(r.members), String(r.entries), bytes(r.bytesStored), r.lastUpdate ? r.lastUpdate.replace(/\.\d+Z$/, 'Z') : '-'])]));
     });
 
   program
@@ -109,7 +109,7 @@ export function registerLogCommands(program: Command): void {
       out(g.json, st, () => [
         `name        ${esc(st.name)}`, `fsId        ${st.fsId}`, `entries     ${st.entries}${st.parked ? ` (+${st.parked} waiting for deps)` : ''}`,
         `heads       ${st.heads.map((h: string) => h.slice(0, 16)).join(' ')}`, `viewDigest  ${st.viewDigest}`,
-        `node        ${st.running ? 'running' : 'not running'}`, `members     ${st.members.length}${st.members.length ? ` (${st.members.filter((m: any) => m.connected).length} connected: ${st.members.map((m: any) => m.peerId.slice(-8) + (m.connected ? "" : " (gone)")).join(", ")})` : ""}`, `stored      ${bytes(st.bytesStored)}`].join('\n'));
+        `node        ${st.running ? 'running' : 'not running'}`, `members     ${st.members.length}${st.members.length ? ` (${st.members.filter((m) => m.connected).length} connected: ${st.members.map((m) => m.peerId.slice(-8) + (m.connected ? "" : " (gone)")).join(", ")})` : ""}`, `stored      ${bytes(st.bytesStored)}`].join('\n'));
     });
 
   program
@@ -122,7 +122,7 @@ export function registerLogCommands(program: Command): void {
       out(g.json, rows, () => {
         const children = new Map<string, number>();
         for (const r of rows) for (const d of r.deps) children.set(d, (children.get(d) ?? 0) + 1);
-        return rows.map((r: any) => {
+        return rows.map((r) => {
           const mark = !r.valid ? '!' : r.inView ? '*' : ' ';
           const what = r.kind === 'RENAME' ? `${esc(r.path)} -> ${esc(r.target)}` : r.kind === 'GRANT' || r.kind === 'REVOKE' ? `${r.key} at ${esc(r.path)}` : r.name ? `${esc(r.path)} ${esc(r.name)}` : esc(r.path);
           const merge = r.deps.length > 1 ? `  (merge of ${r.deps.map((d: string) => d.slice(0, 8)).join(', ')})` : '';
@@ -139,7 +139,7 @@ export function registerLogCommands(program: Command): void {
       const g = globals(cmd);
       const t = parseTarget(g, target);
       const rows = await withApi(g, t.name, (api) => api.ls(t.path));
-      out(g.json, rows, () => o.l ? table(rows.map((r: any) => [modeString(r.type, r.mode), String(r.size), new Date(r.mtime).toISOString(), esc(r.name) + (r.type === 'dir' ? '/' : '') + (r.target ? ` -> ${esc(r.target)}` : '')])) : rows.map((r: any) => esc(r.name) + (r.type === 'dir' ? '/' : '')).join('\n'));
+      out(g.json, rows, () => o.l ? table(rows.map((r) => [modeString(r.type, r.mode), String(r.size), new Date(r.mtime).toISOString(), esc(r.name) + (r.type === 'dir' ? '/' : '') + (r.target ? ` -> ${esc(r.target)}` : '')])) : rows.map((r) => esc(r.name) + (r.type === 'dir' ? '/' : '')).join('\n'));
     });
 
   program
@@ -230,7 +230,7 @@ export function registerLogCommands(program: Command): void {
       const g = globals(cmd);
       const t = parseTarget(g, target);
       const rows = await withApi(g, t.name, (api) => api.keys(t.path === '/' ? undefined : t.path));
-      out(g.json, rows, () => table([['PATH', 'RANK', 'FINGERPRINT', 'KEY', 'GRANTED BY', 'STATE'], ...rows.map((r: any) => [esc(r.path), String(r.rank), r.fingerprint, r.key, r.grantedBy ?? '(bootstrap)', r.revokedBy ? `revoked by ${r.revokedBy.slice(0, 12)}` : 'active'])]));
+      out(g.json, rows, () => table([['PATH', 'RANK', 'FINGERPRINT', 'KEY', 'GRANTED BY', 'STATE'], ...rows.map((r) => [esc(r.path), String(r.rank), r.fingerprint, r.key, r.grantedBy ?? '(bootstrap)', r.revokedBy ? `revoked by ${r.revokedBy.slice(0, 12)}` : 'active'])]));
     });
 
   program
@@ -240,7 +240,7 @@ export function registerLogCommands(program: Command): void {
       const g = globals(cmd);
       const t = parseTarget(g, target);
       const rows = await withApi(g, t.name, (api) => api.log(t.path));
-      out(g.json, rows, () => rows.length === 0 ? `no history for ${t.name}:${esc(t.path)}` : rows.map((r: any) => `${r.winner ? '*' : r.valid ? ' ' : '!'} ${r.id.slice(0, 12)} ${r.kind.padEnd(8)} ${r.time} by ${r.author} rank ${r.rank ?? '-'} h${r.height}${r.size !== undefined ? ` ${bytes(r.size)}` : ''}${r.target ? ` -> ${esc(r.target)}` : ''}  ${esc(r.why)}`).join('\n'));
+      out(g.json, rows, () => rows.length === 0 ? `no history for ${t.name}:${esc(t.path)}` : rows.map((r) => `${r.winner ? '*' : r.valid ? ' ' : '!'} ${r.id.slice(0, 12)} ${r.kind.padEnd(8)} ${r.time} by ${r.author} rank ${r.rank ?? '-'} h${r.height}${r.size !== undefined ? ` ${bytes(r.size)}` : ''}${r.target ? ` -> ${esc(r.target)}` : ''}  ${esc(r.why)}`).join('\n'));
     });
 
   program
@@ -277,7 +277,7 @@ export function registerLogCommands(program: Command): void {
     .description('live resource use of the node (memory, entries, peers)')
     .action(async (name: string, _o: unknown, cmd: Command) => {
       const g = globals(cmd);
-      const r = await withApi(g, name, (api, remote) => api.resources().then((x: any) => ({ ...x, running: remote })));
+      const r = await withApi(g, name, (api, remote) => api.resources().then((x) => ({ ...x, running: remote })));
       out(g.json, r, () => formatResources(name, r));
     });
 
@@ -287,7 +287,7 @@ export function registerLogCommands(program: Command): void {
     .action(async (name: string, _o: unknown, cmd: Command) => {
       const g = globals(cmd);
       const rows = await withApi(g, name, (api) => api.members());
-      out(g.json, rows, () => rows.length === 0 ? 'no members seen yet' : table([['PEER', 'CONNECTED', 'LAST SEEN', 'ADDRESSES'], ...rows.map((r: any) => [esc(r.peerId), r.connected ? 'yes' : 'no', r.lastSeen ? new Date(r.lastSeen).toISOString() : '-', (r.addrs ?? []).map(esc).join(' ')])]));
+      out(g.json, rows, () => rows.length === 0 ? 'no members seen yet' : table([['PEER', 'CONNECTED', 'LAST SEEN', 'ADDRESSES'], ...rows.map((r) => [esc(r.peerId), r.connected ? 'yes' : 'no', r.lastSeen ? new Date(r.lastSeen).toISOString() : '-', (r.addrs ?? []).map(esc).join(' ')])]));
     });
 
   void homeDir;

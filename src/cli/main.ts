@@ -4,7 +4,7 @@ import { registerLogCommands } from './log-commands.ts';
 import { registerMountCommands } from './mount-commands.ts';
 import { registerNetCommands } from './net-commands.ts';
 import { registerFsckCommand } from './fsck-command.ts';
-import { UserError } from '../node/errors.ts';
+import { UserError } from '../errors/errors.ts';
 import { looksPrivate } from '../crypto/keys.ts';
 import { esc, escLines } from './format.ts';
 
@@ -60,7 +60,8 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('/src/cli/main.ts')) {
-  main(process.argv).then((code) => {
+  // main() catches and reports every error itself and resolves to the exit code
+  void main(process.argv).then((code) => {
     process.exitCode = code;
   });
 }

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { controlSocketPath, readSettings, writeSettings, requireFs, checkName, listNames, fsDir, type NodeSettings } from '../node/datadir.ts';
 import { controlAlive, callControl } from '../node/control.ts';
-import { UserError } from '../node/errors.ts';
+import { UserError } from '../errors/errors.ts';
 import { globals, home, maybeKey } from './context.ts';
 import { daemonize, nodeLogPath, untilSignal } from './daemon.ts';
 import { out } from './format.ts';
@@ -163,7 +163,7 @@ export function checkAllowOther(conf = '/etc/fuse.conf'): void {
 // The foreground mount: node + FUSE in this process until SIGINT/SIGTERM or an external
 // unmount (fusermount -u), then a clean stop: commit open files, unmount, close the log.
 async function runMounted(g: ReturnType<typeof globals>, h: string, name: string, dir: string, o: { join: string[]; port?: number; host: string; mdns: boolean; local: boolean; debug: boolean; allowOther: boolean }): Promise<void> {
-  const { startNode } = await import('../node/runtime.ts');
+  const { startNode } = await import('../daemon/runtime.ts');
   const { mountFilesystem, mountAt } = await import('../fuse/mount.ts');
   const kp = maybeKey(g);
   const node = await startNode({ home: h, name, kp, port: o.port, join: o.join, listenHost: o.host, mdns: o.mdns, network: !o.local });

@@ -239,8 +239,8 @@ export class ChunkStore {
         this.realDir = real;
         openDirs.add(real);
         return;
-      } catch (e: any) {
-        if (e?.code !== 'EEXIST') throw e;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       }
       const held = (await readFile(path, 'utf8').catch(() => '')).trim().split(' ');
       const pid = Number(held[0]);
@@ -1266,8 +1266,8 @@ function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
-  } catch (e: any) {
-    return e?.code === 'EPERM';
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -1,7 +1,7 @@
 import { readFileSync, statSync, existsSync } from 'node:fs';
 import { writeFileAtomic } from './atomic.ts';
 import { generateKeyPair, keyPairFromPrivate, privateKeyFromPem, privateKeyToPem, type KeyPair } from './keys.ts';
-import { UserError } from '../node/errors.ts';
+import { UserError } from '../errors/errors.ts';
 
 // Written atomically (crash-safe, and the temp file is exclusive and private: see atomic.ts).
 export { writeFileAtomic } from './atomic.ts';

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Filesystem } from '../node/filesystem.ts';
-import { UserError } from '../node/errors.ts';
+import { UserError } from '../errors/errors.ts';
 import { logger } from '../node/logger.ts';
 import { loadFuse, type FuseInstance } from './native.ts';
 import { FuseFs } from './ops.ts';

@@ -1,5 +1,5 @@
 import type { ContentIO } from './dirty.ts';
-import { sizeMismatch } from '../node/errors.ts';
+import { sizeMismatch } from '../errors/errors.ts';
 
 const READAHEAD = 8 * 1024 * 1024; // fetched ahead of a sequential reader
 const CACHE = 16 * 1024 * 1024; // verified chunks kept per open file

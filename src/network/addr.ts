@@ -1,5 +1,5 @@
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
-import { UserError } from '../node/errors.ts';
+import { UserError } from '../errors/errors.ts';
 
 // User-facing addresses: "ip" (the filesystem's default port), "ip:port", "[v6]:port", or a
 // multiaddr ("/ip4/10.0.0.1/tcp/12345[/p2p/PEER]"). Hostnames are accepted as /dns/.

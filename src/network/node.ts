@@ -64,7 +64,6 @@ interface PeerRec {
 }
 
 const STREAM_TIMEOUT_MS = 30_000;
-const GET_STREAM_TIMEOUT_MS = 120_000;
 const MAX_OUTGOING_SYNCS = 4;
 const MAX_UNPROVEN_SYNCS = 1;
 const PUBLISH_BATCH_LIMIT = 64;

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys';
 import type { PrivateKey } from '@libp2p/interface';
 import { writeFileAtomic } from '../crypto/keyfile.ts';
-import { UserError } from '../node/errors.ts';
+import { UserError } from '../errors/errors.ts';
 
 // The node's libp2p identity for one filesystem: FS_DIR/peer.key (protobuf-encoded Ed25519,
 // mode 0600, written atomically). It only names this node on the network; it has nothing to

@@ -1,6 +1,6 @@
 import { toHex, fromHex, bytesEqual } from '../crypto/hash.ts';
 import type { Filesystem } from '../node/filesystem.ts';
-import { UserError } from '../node/errors.ts';
+import { UserError } from '../errors/errors.ts';
 import { FramedStream } from './frame.ts';
 import { decodeMessage, encodeMessage, NET_LIMITS, SYNC_VERSION, type SyncMessage } from './messages.ts';
 import { computeDiff, type ArrivalIndex } from './reconcile.ts';

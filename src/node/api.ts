@@ -4,14 +4,33 @@ import { Kind, kindName } from '../log/entry.ts';
 import { formatPublicKey, fingerprint, parsePublicKey, seedOf, type KeyPair } from '../crypto/keys.ts';
 import { normalizePath, isUnder } from '../log/path.ts';
 import { toHex, bytesEqual } from '../crypto/hash.ts';
-import { UserError } from './errors.ts';
+import { UserError } from '../errors/errors.ts';
 
 // Everything the CLI can ask of a filesystem, with JSON-only arguments and results, so the
 // same calls work in-process (no node running) and over the control socket (node running).
 export interface NodeInfo {
-  members(): unknown[];
-  resources(gc?: boolean): unknown;
+  members(): MemberInfo[];
+  resources(): NetResources | null;
   transfers(): { inTransfer: number };
+}
+
+// A peer of the filesystem as the network knows it (network/node.ts fills these in).
+export interface MemberInfo {
+  peerId: string;
+  addrs: string[];
+  connected: boolean;
+  lastSeen: number | null;
+}
+
+// What `basefs resources` shows of the network (network/node.ts; more fields in --json).
+export interface NetResources {
+  peerId: string;
+  port: number | null;
+  addrs: string[];
+  connections: number;
+  peers: { connected: number; members: number; known: number };
+  queues: { syncRunning: number; syncQueued: number; contentQueued: number; contentIncomplete: number; inTransfer: number; parked: number };
+  bytes: { in: number; out: number };
 }
 
 export class FsApi {

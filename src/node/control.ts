@@ -2,7 +2,7 @@ import { createServer, createConnection, type Server, type Socket } from 'node:n
 import { chmodSync, existsSync, mkdirSync, unlinkSync, chmodSync as chmod } from 'node:fs';
 import { dirname } from 'node:path';
 import { API_METHODS, type FsApi } from './api.ts';
-import { UserError } from './errors.ts';
+import { UserError } from '../errors/errors.ts';
 import { keyPairFromPrivate, privateKeyFromPem } from '../crypto/keys.ts';
 
 // The local control plane: a Unix socket in a 0700 directory, itself 0600, so only the

@@ -2,7 +2,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { sha256 } from '../crypto/hash.ts';
-import { UserError } from './errors.ts';
+import { UserError } from '../errors/errors.ts';
 import { writeFileAtomic } from '../crypto/keyfile.ts';
 
 // Layout of a data directory (default ~/.basefs, or --data-dir / BASEFS_HOME):

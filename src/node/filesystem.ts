@@ -11,7 +11,7 @@ import { fingerprint, type KeyPair } from '../crypto/keys.ts';
 import { LogStore } from '../storage/logstore.ts';
 import { ChunkStore, type ContentRef } from '../content/store.ts';
 import { FsState, type Inode } from '../view/state.ts';
-import { AuthorityError, UserError, sizeMismatch } from './errors.ts';
+import { AuthorityError, UserError, sizeMismatch } from '../errors/errors.ts';
 import { Mutex } from './mutex.ts';
 import { ensureDir, fsDir } from './datadir.ts';
 import { RefusedAudit } from './audit.ts';

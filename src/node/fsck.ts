@@ -2,7 +2,7 @@ import { verifyEntry } from '../log/sign.ts';
 import { DIR, NODE, ViewStore, nodeRecord } from '../storage/viewstore.ts';
 import { Filesystem } from './filesystem.ts';
 import { allPaths, rebuildView, wantedMeta } from './viewsync.ts';
-import { UserError } from './errors.ts';
+import { UserError } from '../errors/errors.ts';
 
 export interface FsckReport {
   name: string;

@@ -2,7 +2,7 @@ import { ClassicLevel } from 'classic-level';
 import { sha256, toHex } from '../crypto/hash.ts';
 import { decodeEntry } from '../log/codec.ts';
 import type { Entry } from '../log/entry.ts';
-import { UserError } from '../node/errors.ts';
+import { UserError } from '../errors/errors.ts';
 import type { Op } from './viewstore.ts';
 
 // On-disk log (classic-level). Keys:

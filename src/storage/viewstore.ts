@@ -2,7 +2,7 @@ import { hash as oneShotHash } from 'node:crypto';
 import type { ClassicLevel } from 'classic-level';
 import { fromHex, toHex } from '../crypto/hash.ts';
 import type { Inode } from '../view/state.ts';
-import { UserError } from '../node/errors.ts';
+import { UserError } from '../errors/errors.ts';
 
 // The persistent materialized view: what the view says about each live path, kept in the log
 // store next to the entries and written in the same synced batch as the entries it reflects

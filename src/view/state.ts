@@ -5,7 +5,7 @@ import { hash as oneShotHash } from 'node:crypto';
 import { toHex } from '../crypto/hash.ts';
 import { fingerprint } from '../crypto/keys.ts';
 import { Authority, fp, id8, type AuthRec, type GrantRec } from '../authority/authority.ts';
-import { CausalIndex, type CNode } from './causal.ts';
+import { CausalIndex, type CNode } from '../log/causal.ts';
 import { Sum256 } from './digest.ts';
 
 // The materialized view: a pure, deterministic function of the set of entries in a Dag, kept

@@ -35,5 +35,5 @@ test('show, ls, log, keys and errors escape control characters in paths', { time
   assert.equal(outputs.ls.trim().split('\n').length, 3, outputs.ls);
   // --json keeps the exact path (JSON escapes it).
   const ls = JSON.parse(ok(home, ['--json', 'ls', 'esc:/']));
-  assert.ok(ls.some((r: any) => r.name === `z${EVIL}`));
+  assert.ok(ls.some((r: { name: string }) => r.name === `z${EVIL}`));
 });

@@ -34,8 +34,8 @@ test('bootstrap, write, grant, revoke, log, revert, show, status as a user would
 
   ok(home, ['grant', bob.publicKey, 'myfs:/etc/bird']);
   const keys = JSON.parse(ok(home, ['--json', 'keys', 'myfs:/etc/bird']));
-  assert.ok(keys.some((k: any) => k.fingerprint === bob.fingerprint && k.path === '/etc/bird' && k.rank === 2));
-  assert.ok(keys.some((k: any) => k.path === '/' && k.rank === 0));
+  assert.ok(keys.some((k: { fingerprint: string; path: string; rank: number }) => k.fingerprint === bob.fingerprint && k.path === '/etc/bird' && k.rank === 2));
+  assert.ok(keys.some((k: { path: string; rank: number }) => k.path === '/' && k.rank === 0));
   ok(home, ['--key', bobKey, 'write', 'myfs:/etc/bird/bird.conf'], 'router id 10.0.0.9;\n');
   assert.equal(ok(home, ['cat', 'myfs:/etc/bird/bird.conf']), 'router id 10.0.0.9;\n');
   const outside = basefs(home, ['--key', bobKey, 'write', 'myfs:/etc/passwd'], 'x');
@@ -63,7 +63,7 @@ test('bootstrap, write, grant, revoke, log, revert, show, status as a user would
   assert.match(basefs(home, ['cat', 'myfs:/greeting.txt']).stderr, /no such file: myfs:\/greeting.txt/);
   // The renamed-in version can be restored after the delete.
   const glog = JSON.parse(ok(home, ['--json', 'log', 'myfs:/greeting.txt']));
-  const moved = glog.find((v: any) => v.kind === 'RENAME');
+  const moved = glog.find((v: { kind: string }) => v.kind === 'RENAME');
   assert.ok(moved, 'log lists the rename that brought the file here');
   ok(home, ['revert', 'myfs:/greeting.txt', moved.id.slice(0, 12)]);
   assert.equal(ok(home, ['cat', 'myfs:/greeting.txt']), 'hi there\n');

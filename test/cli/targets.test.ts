@@ -28,7 +28,7 @@ test('NAME:path without a leading slash is refused by every command; //a/./b/ is
   const g = ok(home, ['grant', bob.publicKey, 'tg://a/./b/']);
   assert.match(g, /^granted ed25519:\S+ \([0-9a-f]{16}\) write and grant rights at tg:\/a\/b and below/);
   assert.match(ok(home, ['ls', 'tg:/a//b/./']), /^$/);
-  assert.ok(JSON.parse(ok(home, ['--json', 'keys', 'tg:/a/b'])).some((k: any) => k.path === '/a/b' && k.fingerprint === bob.fingerprint));
+  assert.ok(JSON.parse(ok(home, ['--json', 'keys', 'tg:/a/b'])).some((k: { path: string; fingerprint: string }) => k.path === '/a/b' && k.fingerprint === bob.fingerprint));
   assert.match(basefs(home, ['ls', 'tg:/a/../etc']).stderr, /\.\./);
 });
 

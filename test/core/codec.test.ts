@@ -23,7 +23,7 @@ const entryArb = fc.record({
   size: fc.integer({ min: 0, max: 2 ** 40 }),
   mtime: fc.integer({ min: 0, max: 2 ** 45 }),
 }).map((r) => createEntry(kp, {
-  kind: r.kind as any, path: r.path, deps: r.deps, fsId, time: r.time, mode: r.mode,
+  kind: r.kind, path: r.path, deps: r.deps, fsId, time: r.time, mode: r.mode,
   mtime: r.kind === Kind.WRITE || r.kind === Kind.SETATTR ? r.mtime : 0,
   size: r.kind === Kind.WRITE ? r.size : 0,
   root: r.kind === Kind.WRITE ? sha256(new Uint8Array([2])) : undefined,

@@ -6,6 +6,7 @@ import { FsState } from '../../src/view/state.ts';
 import fc from 'fast-check';
 import { isUnder } from '../../src/log/path.ts';
 import { World, key, hasContent, incremental, rootOf, checkRule4 } from './view-harness.ts';
+import type { Draft } from '../../src/log/sign.ts';
 
 function agree(w: World): FsState {
   const fresh = w.state();
@@ -365,7 +366,7 @@ test('conflict resolution matches a brute-force reference (flat paths, several k
             : o.op < 8 ? { kind: Kind.DELETE, path: p, time: w.t + o.t }
             : { kind: Kind.REVOKE, path: o.op === 8 ? '/y' : '/', key: (o.op === 8 ? B : A).publicKey, time: w.t + o.t };
           w.t += 4;
-          made.push(w.add(kp, d as any, deps));
+          made.push(w.add(kp, d as Draft, deps));
         }
         const s = w.state();
         checkRule4(s, w.dag, w.all);

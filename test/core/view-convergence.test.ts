@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { Kind, type Entry } from '../../src/log/entry.ts';
 import { Dag } from '../../src/log/dag.ts';
 import { FsState } from '../../src/view/state.ts';
-import { CausalIndex, type CNode } from '../../src/view/causal.ts';
+import { CausalIndex, type CNode } from '../../src/log/causal.ts';
 import { createEntry } from '../../src/log/sign.ts';
 import { key, rootOf, dump, checkRule4 } from './view-harness.ts';
 import { PATHS, opArb, buildHistory } from './history-arb.ts';

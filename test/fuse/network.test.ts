@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdirSync, openSync, closeSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { Cluster, netnsUnavailable, waitFor } from '../network/lib/netns.ts';
+import { Cluster, netnsUnavailable, waitFor } from '../../harness/netns.ts';
 import { fuseUnavailable, sh, must, q, BIN, mountedAt } from './helpers.ts';
 
 const skip = fuseUnavailable() ?? netnsUnavailable() ?? (sh('nsenter --version').code !== 0 ? 'nsenter is not installed' : null);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fuseUnavailable, testFs, sh, must, PY } from './helpers.ts';
+import { fuseUnavailable, testFs, must, PY } from './helpers.ts';
 
 const skip = fuseUnavailable();
 if (skip) console.log(`# skipping FUSE tests: ${skip}`);

@@ -4,7 +4,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Cluster, netnsUnavailable, waitFor, ROOT } from './lib/netns.ts';
+import { Cluster, netnsUnavailable, waitFor, ROOT } from '../../harness/netns.ts';
 import { callControl } from '../../src/node/control.ts';
 import { controlSocketPath } from '../../src/node/datadir.ts';
 
@@ -65,7 +65,8 @@ describe('cluster on network namespaces', { skip: skip ?? false, timeout: 600_00
     await c.cleanup();
   });
 
-  const t = (name: string, fn: () => Promise<void>) => test(name, async () => {
+  // test() registers the test; the runner awaits it (a top-level test() needs no await either)
+  const t = (name: string, fn: () => Promise<void>): void => void test(name, async () => {
     try {
       await fn();
     } catch (e) {

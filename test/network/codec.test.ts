@@ -6,7 +6,7 @@ import { FramedStream, TimeoutError } from '../../src/network/frame.ts';
 import { ProtocolError } from '../../src/network/wire.ts';
 import { RateLimiter } from '../../src/network/ratelimit.ts';
 import { toMultiaddr, parseClusterFile } from '../../src/network/addr.ts';
-import { channelPair } from './lib/pair.ts';
+import { channelPair } from '../../harness/pair.ts';
 
 const id = () => new Uint8Array(randomBytes(32));
 

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { BIN, Cluster, netnsUnavailable, waitFor } from './lib/netns.ts';
+import { BIN, Cluster, netnsUnavailable, waitFor } from '../../harness/netns.ts';
 import { callControl } from '../../src/node/control.ts';
 import { controlSocketPath } from '../../src/node/datadir.ts';
 

@@ -172,14 +172,14 @@ test('restart keeps the peer id; stop is clean', async () => {
 
 test('basefs get: fetches the log and the content, resumes, refuses another name', async () => {
   await ready();
-  const { getFilesystem } = await import('../../src/cli/net-commands.ts');
+  const { getFilesystem } = await import('../../src/network/get.ts');
   const h3 = home();
-  const s = await getFilesystem(h3, 'nodefs', n1.addrs()[0], null, true);
+  const s = await getFilesystem(h3, 'nodefs', n1.addrs()[0], null);
   assert.equal(s.fsId, fs1.dag.fsIdHex);
   assert.equal(s.entries, fs1.dag.size);
   assert.equal(s.filesIncomplete, 0);
   assert.ok(s.files >= 3);
-  const again = await getFilesystem(h3, 'nodefs', n1.addrs()[0], null, true);
+  const again = await getFilesystem(h3, 'nodefs', n1.addrs()[0], null);
   assert.equal(again.accepted, 0);
   const fs3 = await Filesystem.open(h3, 'nodefs', null);
   try {
@@ -189,9 +189,9 @@ test('basefs get: fetches the log and the content, resumes, refuses another name
     await fs3.close();
   }
   const h4 = home();
-  await assert.rejects(getFilesystem(h4, 'wrongname', n1.addrs()[0], null, true), /serves filesystem "nodefs"/);
+  await assert.rejects(getFilesystem(h4, 'wrongname', n1.addrs()[0], null), /serves filesystem "nodefs"/);
   assert.equal(existsSync(join(h4, 'fs', 'wrongname')), false, 'nothing left behind');
-  await assert.rejects(getFilesystem(home(), 'nodefs', '127.0.0.1:1', null, true), /cannot connect/);
+  await assert.rejects(getFilesystem(home(), 'nodefs', '127.0.0.1:1', null), /cannot connect/);
 });
 
 // The CLI as a user runs it, against n1 in this process (so asynchronously: n1 must answer).

@@ -12,7 +12,7 @@ import { NET_LIMITS, SYNC_VERSION, encodeMessage, decodeMessage } from '../../sr
 import { ArrivalIndex } from '../../src/network/reconcile.ts';
 import { pullSession, serveSession, NameMismatchError, type PullOptions } from '../../src/network/sync.ts';
 import { bootstrap, chain } from './lib/logs.ts';
-import { channelPair } from './lib/pair.ts';
+import { channelPair } from '../../harness/pair.ts';
 
 const kp = generateKeyPair();
 const dirs: string[] = [];

@@ -28,7 +28,7 @@ import { createConnection } from 'node:net';
 import { generateKeyPair, signBytes } from '../../src/crypto/keys.ts';
 import { sha256, toHex } from '../../src/crypto/hash.ts';
 import { CorruptChunkError } from '../../src/content/store.ts';
-import { channelPair } from '../network/lib/pair.ts';
+import { channelPair } from '../../harness/pair.ts';
 import { budget, Recorder } from './lib/results.ts';
 import { mutate, mutationsArb, Tally } from './lib/mutate.ts';
 import { tmpDir } from './lib/fsutil.ts';

@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Cluster, netnsUnavailable, waitFor } from '../network/lib/netns.ts';
+import { Cluster, netnsUnavailable, waitFor } from '../../harness/netns.ts';
 import { callControl } from '../../src/node/control.ts';
 import { controlSocketPath } from '../../src/node/datadir.ts';
 import { budget, Recorder, LONG } from './lib/results.ts';

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Cluster, netnsUnavailable, waitFor } from '../network/lib/netns.ts';
+import { Cluster, netnsUnavailable, waitFor } from '../../harness/netns.ts';
 import { callControl } from '../../src/node/control.ts';
 import { controlSocketPath, fsDir } from '../../src/node/datadir.ts';
 import { Recorder, LONG } from './lib/results.ts';

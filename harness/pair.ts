@@ -1,4 +1,4 @@
-import type { ByteChannel } from '../../../src/network/frame.ts';
+import type { ByteChannel } from '../src/network/frame.ts';
 
 // Two connected in-memory ByteChannels (a duplex pipe) for protocol tests without libp2p.
 class End implements ByteChannel {

@@ -1,4 +1,4 @@
-import type { Entry } from '../log/entry.ts';
+import type { Entry } from './entry.ts';
 
 // Constant-time causal order (a <= b: a is b or lies in b's causal past) for the view and the
 // authority rules, without walking the DAG.

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 // bridge. Everything is named with a per-process prefix and removed by cleanup(), which
 // also removes leftovers of earlier runs whose process is gone.
 
-export const ROOT = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
+export const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 export const BIN = join(ROOT, 'bin', 'basefs');
 const PREFIX = 'bfst';
 

@@ -1,12 +1,15 @@
 import type { Server } from 'node:net';
 import { unlinkSync } from 'node:fs';
-import { Filesystem } from './filesystem.ts';
-import { FsApi, type NodeInfo } from './api.ts';
-import { startControlServer } from './control.ts';
-import { controlSocketPath, defaultPort, readSettings, writeSettings } from './datadir.ts';
+import { Filesystem } from '../node/filesystem.ts';
+import { FsApi, type NodeInfo } from '../node/api.ts';
+import { startControlServer } from '../node/control.ts';
+import { controlSocketPath, defaultPort, readSettings, writeSettings } from '../node/datadir.ts';
 import type { KeyPair } from '../crypto/keys.ts';
 import { startNetwork, type NetNode } from '../network/node.ts';
-import { logger } from './logger.ts';
+import { logger } from '../node/logger.ts';
+
+// The composition of a running node: it uses node/ (filesystem, control socket) and network/
+// (libp2p), so it lives above both; network/ itself depends on node/.
 
 export interface NodeOptions {
   home: string;

@@ -1,3 +1,5 @@
+// The error type every layer throws (a leaf: it imports nothing, so crypto and storage can use
+// it without depending on node/).
 // An error whose message is meant for the user as-is (one line, says what to do).
 export class UserError extends Error {
   code: string;
