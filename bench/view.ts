@@ -1,5 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tmpdir, loadavg, cpus } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { generateKeyPair } from '../src/crypto/keys.ts';
@@ -55,6 +55,7 @@ async function coldOpen(dir: string): Promise<{ ms: number; rssMb: number; diges
 
 export async function runViewBench(): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'basefs-bench-view-'));
+  const load0 = loadavg()[0].toFixed(1);
   try {
     await buildLog(join(dir, 'log'));
     // Cold open in a fresh process, so memory and caches are those of a restart.
@@ -89,6 +90,8 @@ export async function runViewBench(): Promise<string> {
       `| memory growth during incremental apply | ${grow} MB | - |`,
       '',
       `Same viewDigest cold and incremental: ${cold.digest === state.viewDigest() ? 'yes' : 'NO'}.`,
+      '',
+      `Load average (1 min) at start / end of this section: ${load0} / ${loadavg()[0].toFixed(1)} on ${cpus().length} cores.`,
       '',
     ].join('\n');
   } finally {
