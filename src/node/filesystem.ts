@@ -56,8 +56,9 @@ export class Filesystem extends EventEmitter {
   }
 
   // Opens (or creates empty) storage for NAME. Use create() / ingest of a bootstrap entry to start a log.
-  // `onProgress` hears about a long open every couple of seconds (entries read so far).
-  static async open(home: string, name: string, kp: KeyPair | null, opts: { allowEmpty?: boolean; onProgress?: (read: number, parked: number) => void } = {}): Promise<Filesystem> {
+  // `onProgress` hears about a long open every `progressEveryMs` (2 s by default): entries read
+  // so far, parked entries checked so far.
+  static async open(home: string, name: string, kp: KeyPair | null, opts: { allowEmpty?: boolean; onProgress?: (read: number, parked: number) => void; progressEveryMs?: number } = {}): Promise<Filesystem> {
     const dir = fsDir(home, name);
     if (!opts.allowEmpty && !existsSync(join(dir, 'log'))) throw new UserError(`no filesystem "${name}" in ${home}`);
     ensureDir(dir);
@@ -71,7 +72,7 @@ export class Filesystem extends EventEmitter {
     }
     const fs = new Filesystem(name, dir, log, content, kp);
     try {
-      await fs.load(opts.onProgress);
+      await fs.load(opts.onProgress, opts.progressEveryMs ?? 2000);
     } catch (e) {
       await fs.close();
       throw e;
@@ -99,10 +100,10 @@ export class Filesystem extends EventEmitter {
     }
   }
 
-  private async load(onProgress?: (read: number, parked: number) => void): Promise<void> {
+  private async load(onProgress: ((read: number, parked: number) => void) | undefined, everyMs: number): Promise<void> {
     let told = Date.now();
     const tell = (parked: number) => {
-      if (!onProgress || Date.now() - told < 2000) return;
+      if (!onProgress || Date.now() - told < everyMs) return;
       told = Date.now();
       onProgress(this.dag.size, parked);
     };

@@ -1,3 +1,4 @@
+import { envSeconds } from './env.ts';
 import type { Server } from 'node:net';
 import { unlinkSync } from 'node:fs';
 import { Filesystem } from './filesystem.ts';
@@ -64,8 +65,10 @@ export class RunningNode {
 }
 
 export async function startNode(o: NodeOptions): Promise<RunningNode> {
-  // Progress lines go to the node's log: the parent of a background node waits while they come.
-  const fs = await Filesystem.open(o.home, o.name, o.kp, { onProgress: (n, p) => process.stderr.write(`opening ${o.name}: ${n} entries read${p ? `, ${p} parked entries checked` : ''}\n`) });
+  // Progress lines go to the node's log: the parent of a background node waits while they come
+  // (BASEFS_PROGRESS_INTERVAL seconds apart at most, 2 by default).
+  const progressEveryMs = envSeconds('BASEFS_PROGRESS_INTERVAL', 2) * 1000;
+  const fs = await Filesystem.open(o.home, o.name, o.kp, { progressEveryMs, onProgress: (n, p) => process.stderr.write(`opening ${o.name}: ${n} entries read${p ? `, ${p} parked entries checked` : ''}\n`) });
   const settings = readSettings(o.home, o.name);
   const port = o.port ?? settings.port ?? defaultPort(o.name);
   let net: NetNode | null = null;
