@@ -153,7 +153,7 @@ async function bigLogBenches(kp: KeyPair, base: string, lines: string[]): Promis
     await a.ingest([extraA.bytes]);
     const aBack = await pullBytes(b, a); // B lacks one entry (A's), A has B's now
     const both = await pullBytes(a, b); // equal again
-    lines.push(`### Anti-entropy between two ${N.toLocaleString('en')}-entry logs (stream payload bytes, both directions)`, '',
+    lines.push(`### Anti-entropy between two ${N.toLocaleString('en')}-entry logs (pullSession/serveSession over an in-memory pipe in one process; stream payload bytes, both directions)`, '',
       '| case | bytes | entries moved | time |', '|---|---:|---:|---:|',
       `| puller already holds everything (heads exchange only) | ${equalish.bytes} | ${equalish.accepted} | ${equalish.ms.toFixed(1)} ms |`,
       `| puller lacks one entry | ${oneWay.bytes} | ${oneWay.accepted} | ${oneWay.ms.toFixed(1)} ms |`,
