@@ -5,7 +5,7 @@
 //   3. `basefs get` of a 100k-entry log, in entries/s (over loopback TCP).
 // Runnable directly: node bench/network.ts   (BENCH_NET_N=entries, BENCH_NET_WRITES=samples)
 import { cpSync, mkdtempSync, rmSync, copyFileSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tmpdir, loadavg, cpus } from 'node:os';
 import { join } from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { generateKeyPair } from '../src/crypto/keys.ts';
@@ -153,7 +153,7 @@ async function bigLogBenches(kp: KeyPair, base: string, lines: string[]): Promis
     await a.ingest([extraA.bytes]);
     const aBack = await pullBytes(b, a); // B lacks one entry (A's), A has B's now
     const both = await pullBytes(a, b); // equal again
-    lines.push(`### Anti-entropy between two ${N.toLocaleString('en')}-entry logs (stream payload bytes, both directions)`, '',
+    lines.push(`### Anti-entropy between two ${N.toLocaleString('en')}-entry logs (pullSession/serveSession over an in-memory pipe in one process; stream payload bytes, both directions)`, '',
       '| case | bytes | entries moved | time |', '|---|---:|---:|---:|',
       `| puller already holds everything (heads exchange only) | ${equalish.bytes} | ${equalish.accepted} | ${equalish.ms.toFixed(1)} ms |`,
       `| puller lacks one entry | ${oneWay.bytes} | ${oneWay.accepted} | ${oneWay.ms.toFixed(1)} ms |`,
@@ -184,6 +184,7 @@ async function bigLogBenches(kp: KeyPair, base: string, lines: string[]): Promis
 
 export async function runNetworkBench(): Promise<string> {
   const lines: string[] = ['## network', ''];
+  const load0 = loadavg()[0].toFixed(1);
   const kp = generateKeyPair();
   const base = mkdtempSync(join(tmpdir(), 'basefs-bench-net-'));
   try {
@@ -205,6 +206,7 @@ export async function runNetworkBench(): Promise<string> {
   } finally {
     rmSync(base, { recursive: true, force: true });
   }
+  lines.push(`Load average (1 min) at start / end of this section: ${load0} / ${loadavg()[0].toFixed(1)} on ${cpus().length} cores.`, '');
   return lines.join('\n');
 }
 

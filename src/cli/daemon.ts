@@ -4,12 +4,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { controlAlive } from '../node/control.ts';
 import { UserError } from '../errors/errors.ts';
+import { envSeconds } from '../node/env.ts';
 
 // Starts this same command again in the foreground (-f) as a detached process, logging to
 // LOGFILE, and returns once its control socket answers (or fails with the child's last words).
 // A node opening a big log writes progress to LOGFILE: the wait gives up only after
-// `timeoutMs` without any new output (or after `maxMs` in all).
-export async function daemonize(args: string[], sockPath: string, logFile: string, timeoutMs = 60_000, maxMs = 3_600_000): Promise<number> {
+// `timeoutMs` without any new output (BASEFS_START_TIMEOUT seconds, 60 by default), or after
+// `maxMs` in all.
+export async function daemonize(args: string[], sockPath: string, logFile: string, timeoutMs = envSeconds('BASEFS_START_TIMEOUT', 60) * 1000, maxMs = 3_600_000): Promise<number> {
   const main = fileURLToPath(new URL('./main.ts', import.meta.url));
   const fd = openSync(logFile, 'a', 0o600);
   const child = spawn(process.execPath, ['--no-warnings=ExperimentalWarning', main, ...args, '-f'], { detached: true, stdio: ['ignore', fd, fd], env: process.env });
@@ -36,7 +38,7 @@ export async function daemonize(args: string[], sockPath: string, logFile: strin
   if (exited === null) {
     try { process.kill(child.pid!, 'SIGTERM'); } catch { /* gone */ }
   }
-  throw new UserError(`the node did not start${exited !== null ? ` (exit ${exited})` : ` (no progress for ${timeoutMs / 1000} s)`}; log ${logFile}:\n${tail}`);
+  throw new UserError(`the node did not start${exited !== null ? ` (exit ${exited})` : ` (no progress for ${timeoutMs / 1000} s; BASEFS_START_TIMEOUT sets how long to wait)`}; log ${logFile}:\n${tail}`);
 }
 
 export function nodeLogPath(fsDirPath: string): string {

@@ -7,6 +7,7 @@ import { controlSocketPath, defaultPort, readSettings, writeSettings } from '../
 import type { KeyPair } from '../crypto/keys.ts';
 import { startNetwork, type NetNode } from '../network/node.ts';
 import { logger } from '../node/logger.ts';
+import { envSeconds } from '../node/env.ts';
 
 // The composition of a running node: it uses node/ (filesystem, control socket) and network/
 // (libp2p), so it lives above both; network/ itself depends on node/.
@@ -67,8 +68,10 @@ export class RunningNode {
 }
 
 export async function startNode(o: NodeOptions): Promise<RunningNode> {
-  // Progress lines go to the node's log: the parent of a background node waits while they come.
-  const fs = await Filesystem.open(o.home, o.name, o.kp, { onProgress: (n, p) => process.stderr.write(`opening ${o.name}: ${n} entries read${p ? `, ${p} parked entries checked` : ''}\n`), notice: (m) => process.stderr.write(`${m}\n`) });
+  // Progress lines go to the node's log: the parent of a background node waits while they come
+  // (BASEFS_PROGRESS_INTERVAL seconds apart at most, 2 by default).
+  const progressEveryMs = envSeconds('BASEFS_PROGRESS_INTERVAL', 2) * 1000;
+  const fs = await Filesystem.open(o.home, o.name, o.kp, { progressEveryMs, onProgress: (n, p) => process.stderr.write(`opening ${o.name}: ${n} entries read${p ? `, ${p} parked entries checked` : ''}\n`), notice: (m) => process.stderr.write(`${m}\n`) });
   const settings = readSettings(o.home, o.name);
   const port = o.port ?? settings.port ?? defaultPort(o.name);
   let net: NetNode | null = null;

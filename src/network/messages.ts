@@ -6,6 +6,12 @@ export const NET_LIMITS = {
   maxGossipBytes: 96 * 1024, // one gossip message: entry + inline content
   maxInlineContent: 64 * 1024, // content at most this big rides along with its WRITE entry
   maxInlineChunks: 64,
+  // Gossip each peer may send us (token buckets; see node.ts validate): past it, messages are
+  // ignored unread and the entries come by anti-entropy instead.
+  gossipMsgsPerSec: 200,
+  gossipBurstMsgs: 2000,
+  gossipBytesPerSec: 1024 * 1024,
+  gossipBurstBytes: 8 * 1024 * 1024,
   maxFrameBytes: 4 * 1024 * 1024, // one framed message on a stream
   entriesFrameBytes: 256 * 1024, // a sender packs ENTRIES frames up to about this size
   entriesWindow: 4, // ENTRIES frames a sender may have unacknowledged (flow control)

@@ -24,7 +24,7 @@ import { pullSession, serveSession, type PullOptions, type PullResult } from './
 import { ContentFetcher, serveChunks } from './content.ts';
 import { loadOrCreatePeerKey } from './peerkey.ts';
 import { hostPort, parseClusterFile, peerIdOf, toMultiaddr } from './addr.ts';
-import { RateLimiter } from './ratelimit.ts';
+import { GossipBudget, RateLimiter, type GossipBudgetLimits } from './ratelimit.ts';
 
 export interface NetOptions {
   port: number; // 0 = any free port
@@ -36,6 +36,7 @@ export interface NetOptions {
   syncIntervalMs?: number; // mean period of anti-entropy with a random member (default 7000)
   fetchContent?: boolean; // keep every file's chunks local (default true)
   autoConnect?: boolean; // default true: dial rendezvous addresses, redial members, periodic sync
+  gossipBudget?: Partial<GossipBudgetLimits>; // per-peer gossip budget (default: NET_LIMITS)
 }
 
 export interface Member {
@@ -116,12 +117,14 @@ export class NetNode extends EventEmitter {
   private syncQueue: string[] = [];
   private syncLimiter = new RateLimiter(2, 20);
   private chunkLimiter = new RateLimiter(50, 200);
+  private gossipBudget: GossipBudget;
+  private overBudgetWarned = 0;
   private ownHostPorts = new Set<string>();
   private onEntries: (entries: Entry[]) => void;
   counters = {
     gossipIn: 0, gossipOut: 0, gossipAccepted: 0, gossipIgnored: 0, gossipRejected: 0, gossipBytesIn: 0, gossipBytesOut: 0,
     syncsOut: 0, syncsIn: 0, syncFailures: 0, syncEntriesIn: 0, syncEntriesOut: 0, syncBytesIn: 0, syncBytesOut: 0,
-    chunksOut: 0, chunkBytesOut: 0, rateLimited: 0, dials: 0, dialFailures: 0,
+    chunksOut: 0, chunkBytesOut: 0, rateLimited: 0, dials: 0, dialFailures: 0, gossipOverBudget: 0, gossipBytesOverBudget: 0,
   };
 
   constructor(fs: Filesystem, o: NetOptions, key: PrivateKey) {
@@ -132,6 +135,8 @@ export class NetNode extends EventEmitter {
     this.index = new ArrivalIndex(fs.dag);
     this.content = new ContentFetcher(fs, (p) => this.openStream(p, CHUNKS_PROTOCOL), () => this.memberIds(true));
     this.onEntries = (entries) => this.handleEntries(entries);
+    const L = NET_LIMITS;
+    this.gossipBudget = new GossipBudget({ msgsPerSec: L.gossipMsgsPerSec, burstMsgs: L.gossipBurstMsgs, bytesPerSec: L.gossipBytesPerSec, burstBytes: L.gossipBurstBytes, ...o.gossipBudget });
   }
 
   async start(): Promise<void> {
@@ -554,6 +559,7 @@ export class NetNode extends EventEmitter {
     r.lastSeen = Date.now();
     this.counters.gossipIn++;
     this.counters.gossipBytesIn += msg.data.length;
+    if (!this.gossipBudget.take(id, msg.data.length)) return this.overBudget(r, msg.data.length);
     const res = await this.check(id, msg.data);
     if (res === TopicValidatorResult.Accept) this.counters.gossipAccepted++;
     else if (res === TopicValidatorResult.Ignore) this.counters.gossipIgnored++;
@@ -562,6 +568,23 @@ export class NetNode extends EventEmitter {
       r.rejected++;
     }
     return res;
+  }
+
+  // A message past the peer's budget is dropped before it is decoded. Ignore, not Reject: an
+  // honest neighbour relays everyone's messages and may pass the budget in a burst of writes,
+  // and Reject would score it out of the mesh; Ignore costs the sender nothing but the
+  // delivery credit (gossipsub also keeps the id as seen, so copies from other peers are
+  // dropped too). What it carried comes by anti-entropy: from a proven peer at once, from
+  // others at the next periodic round or when a later entry names it as a dep.
+  private overBudget(r: PeerRec, bytes: number): TopicValidatorResult {
+    this.counters.gossipOverBudget++;
+    this.counters.gossipBytesOverBudget += bytes;
+    if (Date.now() - this.overBudgetWarned > 60_000) {
+      this.overBudgetWarned = Date.now();
+      logger.warn({ peer: r.id, limits: this.gossipBudget.limits }, 'a peer sends gossip faster than its budget; its messages are ignored until it slows (logged once a minute)');
+    }
+    if (r.proven) this.requestSync(r.id);
+    return TopicValidatorResult.Ignore;
   }
 
   private async check(peer: string, data: Uint8Array): Promise<TopicValidatorResult> {

@@ -24,6 +24,7 @@ export interface OpenOptions {
   lazy?: boolean;
   checkView?: boolean;
   notice?: (msg: string) => void;
+  progressEveryMs?: number;
   viewCache?: number; // inodes the stored view's cache holds (default 4,096: about 2 MB)
 }
 
@@ -88,7 +89,8 @@ export class Filesystem extends EventEmitter {
   }
 
   // Opens (or creates empty) storage for NAME. Use create() / ingest of a bootstrap entry to start a log.
-  // `onProgress` hears about a long open every couple of seconds (entries read so far).
+  // `onProgress` hears about a long open every `progressEveryMs` (2 s by default): entries
+  // read so far, parked entries checked so far.
   // `lazy`: do not replay the log; lookups, listings and reads come from the stored view
   // until ready() (if the stored view is missing or behind the log, the log is replayed).
   // `notice`: hears what open repaired (a stored view rebuilt, and why).
@@ -108,7 +110,7 @@ export class Filesystem extends EventEmitter {
     if (opts.notice) fs.notice = opts.notice;
     try {
       if (opts.lazy && (await viewCurrent(log, fs.view))) return fs;
-      await fs.load(opts.onProgress, opts.checkView ?? true);
+      await fs.load(opts.onProgress, opts.checkView ?? true, opts.progressEveryMs ?? 2000);
     } catch (e) {
       await fs.close();
       throw e;
@@ -139,10 +141,10 @@ export class Filesystem extends EventEmitter {
   // Replays the stored log into memory. `checkView`: compare the stored view with the replay
   // (its digest and heads, not every record: that is fsck) and rebuild it when it differs or
   // is missing (a data directory of an earlier release).
-  private async load(onProgress?: (read: number, parked: number) => void, checkView = true): Promise<void> {
+  private async load(onProgress?: (read: number, parked: number) => void, checkView = true, everyMs = 2000): Promise<void> {
     let told = Date.now();
     const tell = (parked: number) => {
-      if (!onProgress || Date.now() - told < 2000) return;
+      if (!onProgress || Date.now() - told < everyMs) return;
       told = Date.now();
       onProgress(this.dag.size, parked);
     };

@@ -466,8 +466,4 @@ test('limits: every documented bound exists and holds', { timeout: 300_000 }, as
     assert.ok(ok, l.limit);
   }
 });
-
-test('limits: gossip messages per peer have an explicit rate', { todo: 'only gossipsub peer scoring (invalid message weight -20) limits a peer; no per-peer message or byte rate' }, () => {
-  rec.limit({ limit: 'gossip messages per peer', value: 'none (gossipsub peer scoring only)', where: 'missing', verified: 'todo test in fuzz-network.test.ts', present: false });
-  assert.fail('no per-peer gossip rate limit');
-});
+// The per-peer gossip budget is checked through real nodes in gossip-budget.test.ts.
