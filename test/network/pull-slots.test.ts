@@ -85,10 +85,10 @@ test('peers that have not shown valid entries share one pull slot; a proven peer
   assert.equal(maxOpen, 1, `at most one stranger pull ran at any moment (seen: ${maxOpen})`);
 });
 
-// Known hole: "proven" means a pull ended complete with nothing refused, and a pull from a
-// peer whose log is empty (or that lists only heads we hold) ends complete with nothing at all.
-// A stranger that first looks empty is proven, and then holds a full slot like an honest peer.
-test('a stranger cannot prove itself by showing an empty log', { todo: 'proven should need valid entries shown (accepted > 0 or valid gossip), not an empty complete pull', timeout: 180_000 }, async () => {
+// A pull from a peer whose log is empty (or that lists only heads we hold) ends complete with
+// nothing at all: that must not prove the peer, or a stranger that first looks empty then holds
+// a full slot like an honest peer (before the fix: 4 strangers held all 4 slots).
+test('a stranger cannot prove itself by showing an empty log', { timeout: 180_000 }, async () => {
   const hv = home();
   const fsV = await Filesystem.create(hv, 'slotfs2', kp, []);
   cleanup.push(() => fsV.close());
