@@ -57,9 +57,9 @@ interface PeerRec {
   syncAgain: boolean;
   lastSync: number;
   rejected: number;
-  // Has shown entries of our log that are valid here (a pull that ended with all its heads
-  // held and nothing refused, or valid gossip). Unproven peers share one pull slot, so that
-  // strangers that dribble or flood cannot hold every slot.
+  // Has shown entries of our log that are valid here and that we lacked (a pull that brought
+  // some, ended with all its heads held and nothing refused, or valid gossip). Unproven peers
+  // share one pull slot, so that strangers that dribble or flood cannot hold every slot.
   proven: boolean;
   unprovenSlot: boolean; // this peer's running pull holds the shared slot
 }
@@ -482,7 +482,10 @@ export class NetNode extends EventEmitter {
       r.member = true;
       r.foreign = false;
       this.counters.syncEntriesIn += res.received;
-      if (res.rejected === 0 && res.complete) r.proven = true;
+      // Proven only by valid entries we lacked: a pull from an empty log, or from a peer that
+      // lists only heads we hold (any stranger can copy them from our HELLO), ends complete
+      // with nothing shown, and would let a stranger hold a full slot afterwards.
+      if (res.rejected === 0 && res.complete && res.accepted > 0) r.proven = true;
       if (res.rejected > 0) {
         r.proven = false;
         r.rejected += res.rejected;

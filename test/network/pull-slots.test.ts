@@ -84,3 +84,25 @@ test('peers that have not shown valid entries share one pull slot; a proven peer
   assert.ok(strangers.some((s) => s.open() === 1), 'a stranger still holds the shared slot (the honest pull did not wait for it)');
   assert.equal(maxOpen, 1, `at most one stranger pull ran at any moment (seen: ${maxOpen})`);
 });
+
+// A pull from a peer whose log is empty (or that lists only heads we hold) ends complete with
+// nothing at all: that must not prove the peer, or a stranger that first looks empty then holds
+// a full slot like an honest peer (before the fix: 4 strangers held all 4 slots).
+test('a stranger cannot prove itself by showing an empty log', { timeout: 180_000 }, async () => {
+  const hv = home();
+  const fsV = await Filesystem.create(hv, 'slotfs2', kp, []);
+  cleanup.push(() => fsV.close());
+  const victim: NetNode = await startNetwork(fsV, { port: 0, host: '127.0.0.1', join: [], mdns: false, home: hv, syncIntervalMs: NO_PERIODIC_SYNC });
+  cleanup.push(() => victim.stop());
+  const strangers: StallingPeer[] = [];
+  for (let i = 0; i < STRANGERS; i++) {
+    const s = await startStallingPeer(fsV.fsId, 'slotfs2', victim.addrs()[0], { firstEmpty: true });
+    cleanup.push(() => s.stop());
+    strangers.push(s);
+  }
+  await until('every stranger\'s first (empty) pull', () => strangers.every((s) => s.served() >= 1) && victim.resources().queues.syncRunning === 0, 30_000);
+  for (const s of strangers) await s.nudge();
+  const open = () => strangers.reduce((n, s) => n + s.open(), 0);
+  await until('the victim to pull from every stranger again or queue it', () => open() + victim.resources().queues.syncQueued >= STRANGERS, 30_000);
+  assert.equal(open(), 1, `strangers holding a pull slot at once: ${open()}`);
+});

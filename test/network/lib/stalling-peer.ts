@@ -2,6 +2,9 @@
 // answers the victim's HELLO with a head the victim lacks, then says nothing more, so the
 // victim's pull waits until its stream timeout. It counts the victim's pulls that are open on
 // it right now, as the peer sees them (from the victim's HELLO until the stream ends).
+// With `firstEmpty` it answers the first pull as a node with an empty log would (which ends
+// that pull complete at once), and stalls only the later ones; `nudge()` makes the victim pull
+// again by offering it a HELLO that names a head it lacks.
 import { createLibp2p, type Libp2p } from 'libp2p';
 import { tcp } from '@libp2p/tcp';
 import { noise } from '@chainsafe/libp2p-noise';
@@ -17,10 +20,11 @@ export interface StallingPeer {
   peerId: string;
   open: () => number; // the victim's pulls open on this peer now
   served: () => number; // the victim's pulls this peer has seen in all
+  nudge: () => Promise<void>;
   stop: () => Promise<void>;
 }
 
-export async function startStallingPeer(fsId: Uint8Array, name: string, victimAddr: string): Promise<StallingPeer> {
+export async function startStallingPeer(fsId: Uint8Array, name: string, victimAddr: string, opts: { firstEmpty?: boolean } = {}): Promise<StallingPeer> {
   const lp: Libp2p = await createLibp2p({
     addresses: { listen: [] },
     transports: [tcp()],
@@ -38,6 +42,11 @@ export async function startStallingPeer(fsId: Uint8Array, name: string, victimAd
     try {
       const hello = await f.read();
       if (!hello || decodeMessage(hello).t !== 'hello') return;
+      if (opts.firstEmpty && served === 0) {
+        served++;
+        await f.write(encodeMessage({ t: 'hello', version: SYNC_VERSION, fsId: new Uint8Array(0), name, heads: [], entries: 0, headCount: 0 }));
+        return;
+      }
       open++;
       served++;
       counted = true;
@@ -49,11 +58,19 @@ export async function startStallingPeer(fsId: Uint8Array, name: string, victimAd
       streams.delete(f);
     }
   }, { maxInboundStreams: 8 });
-  await lp.dial(multiaddr(victimAddr), { signal: AbortSignal.timeout(15_000) });
+  const conn = await lp.dial(multiaddr(victimAddr), { signal: AbortSignal.timeout(15_000) });
+  const nudge = async () => {
+    const st = await lp.dialProtocol(conn.remotePeer, SYNC_PROTOCOL, { signal: AbortSignal.timeout(15_000) });
+    const f = new FramedStream(st as never, NET_LIMITS.maxFrameBytes, 15_000);
+    await f.write(encodeMessage({ t: 'hello', version: SYNC_VERSION, fsId, name, heads: [new Uint8Array(randomBytes(32))], entries: 2, headCount: 1 }));
+    await f.read().catch(() => null); // the victim's HELLO: it has seen ours
+    f.abort(new Error('done'));
+  };
   return {
     peerId: lp.peerId.toString(),
     open: () => open,
     served: () => served,
+    nudge,
     stop: async () => {
       for (const f of streams) f.abort(new Error('stopping'));
       await lp.stop();
