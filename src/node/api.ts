@@ -4,6 +4,7 @@ import { Kind, kindName } from '../log/entry.ts';
 import { formatPublicKey, fingerprint, parsePublicKey, seedOf, type KeyPair } from '../crypto/keys.ts';
 import { normalizePath, isUnder } from '../log/path.ts';
 import { toHex, bytesEqual } from '../crypto/hash.ts';
+import { writeTreeChunk, type TreeItem } from './tree.ts';
 import { UserError } from '../errors/errors.ts';
 
 // Everything the CLI can ask of a filesystem, with JSON-only arguments and results, so the
@@ -80,6 +81,12 @@ export class FsApi {
       e = await this.fs.writeFile(path, Buffer.from(src.base64 ?? '', 'base64'), mode);
     }
     return { id: e.idHex, size: e.size };
+  }
+
+  // One chunk of a local tree (`write -r`): content of its files, then one durable append.
+  async writeTree(dest: string, items: TreeItem[]) {
+    await this.fs.ready();
+    return writeTreeChunk(this.fs, dest, items);
   }
 
   async mkdir(path: string, parents = false) {
@@ -241,5 +248,5 @@ export class FsApi {
   }
 }
 
-export const API_METHODS = ['status', 'ls', 'cat', 'write', 'mkdir', 'rm', 'mv', 'symlink', 'chmod', 'grant', 'revoke', 'keys', 'log', 'revert', 'show', 'snapshot', 'snapshots', 'blocks', 'members', 'resources'] as const;
+export const API_METHODS = ['status', 'ls', 'cat', 'write', 'writeTree', 'mkdir', 'rm', 'mv', 'symlink', 'chmod', 'grant', 'revoke', 'keys', 'log', 'revert', 'show', 'snapshot', 'snapshots', 'blocks', 'members', 'resources'] as const;
 export type ApiMethod = (typeof API_METHODS)[number];
