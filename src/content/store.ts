@@ -11,10 +11,11 @@ import type { FileHandle } from 'node:fs/promises';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { join, resolve } from 'node:path';
-import { readFileSync } from 'node:fs';
 import { Chunker, DEFAULT_PARAMS, joinParts, type ChunkerParams } from './chunker.ts';
 import { ChunkList, ChunkListBuilder, EMPTY_ROOT, InvalidChunkListError } from './chunklist.ts';
 import { IdTable, type Loc } from './idtable.ts';
+import { DirLock } from './dirlock.ts';
+import { writeAll, writevAll, readPieces, syncDir, type IngestCtx } from './fileio.ts';
 import { Hasher, hashRangesInline } from './hasher.ts';
 import {
   PACK_MAGIC, PACK_HEADER, REC_HEADER, encodeRecordHeader, decodeRecordHeader,
@@ -78,9 +79,6 @@ const READ_RUN = 4 * 1024 * 1024; // adjacent chunks are read with one pread up 
 const READ_AHEAD = 3; // runs in flight while streaming
 const LIST_CACHE_BYTES = 32 * 1024 * 1024;
 const MAX_OPEN_PACKS = 256;
-const IOV_MAX = 1024;
-
-const openDirs = new Set<string>();
 
 function sha256(data: Uint8Array): Buffer {
   return createHash('sha256').update(data).digest();
@@ -133,8 +131,6 @@ class Pack {
   }
 }
 
-interface IngestCtx { inUse: (ab: ArrayBufferLike) => boolean }
-
 interface Staged { buf: Buffer; used: number; ranges: number[] }
 
 interface RunItem { i: number; off: number; len: number; repeat: boolean }
@@ -161,12 +157,10 @@ export class ChunkStore {
   private useClock = 0;
   private readonly lists = new Map<string, ChunkList>();
   private listBytes = 0;
-  private lockPath: string | null = null;
-  private realDir: string;
+  private dirLock: DirLock | null = null;
 
   private constructor(dir: string, opts: OpenOptions) {
     this.dir = dir;
-    this.realDir = dir;
     this.readOnly = !!opts.readOnly;
     this.params = opts.chunker ?? DEFAULT_PARAMS;
     this.packDir = join(dir, 'packs');
@@ -181,6 +175,11 @@ export class ChunkStore {
   }
 
   // ---------------------------------------------------------------- opening
+
+  private async releaseLock(): Promise<void> {
+    await this.dirLock?.release();
+    this.dirLock = null;
+  }
 
   private async init(): Promise<void> {
     if (this.readOnly) {
@@ -197,7 +196,7 @@ export class ChunkStore {
     const fmt = await readFile(join(this.dir, 'FORMAT'), 'utf8').catch(() => null);
     if (fmt !== null && fmt !== FORMAT_LINE) throw new Error(`content store ${this.dir} has an unknown format: ${fmt.trim()}`);
     if (fmt === null && !this.readOnly) await fsWriteFile(join(this.dir, 'FORMAT'), FORMAT_LINE);
-    if (!this.readOnly) await this.lock();
+    if (!this.readOnly) this.dirLock = await DirLock.acquire(this.dir);
     try {
       const names = await readdir(this.packDir);
       const nums: number[] = [];
@@ -227,37 +226,7 @@ export class ChunkStore {
     }
   }
 
-  private async lock(): Promise<void> {
-    const real = this.dir;
-    if (openDirs.has(real)) throw new Error(`content store ${this.dir} is already open in this process`);
-    const me = `${process.pid} ${procStart(process.pid)}\n`;
-    const path = join(this.dir, 'LOCK');
-    for (let attempt = 0; attempt < 3; attempt++) {
-      try {
-        await fsWriteFile(path, me, { flag: 'wx' });
-        this.lockPath = path;
-        this.realDir = real;
-        openDirs.add(real);
-        return;
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      }
-      const held = (await readFile(path, 'utf8').catch(() => '')).trim().split(' ');
-      const pid = Number(held[0]);
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && processAlive(pid) && procStart(pid) === (held[1] ?? '')) {
-        throw new Error(`content store ${this.dir} is in use by process ${pid}`);
-      }
-      await unlink(path).catch(() => {}); // stale: its process is gone
-    }
-    throw new Error(`could not lock content store ${this.dir}`);
-  }
 
-  private async releaseLock(): Promise<void> {
-    if (!this.lockPath) return;
-    await unlink(this.lockPath).catch(() => {});
-    openDirs.delete(this.realDir);
-    this.lockPath = null;
-  }
 
   private async loadPack(no: number): Promise<void> {
     const path = join(this.packDir, packName(no));
@@ -1182,102 +1151,4 @@ export class ChunkStore {
 
 function sameIdAt(list: ChunkList, i: number, j: number): boolean {
   return sameId(list.id(i), list.id(j));
-}
-
-async function writeAll(fh: FileHandle, buf: Uint8Array, pos: number): Promise<void> {
-  let done = 0;
-  while (done < buf.length) {
-    const { bytesWritten } = await fh.write(buf, done, buf.length - done, pos + done);
-    if (bytesWritten <= 0) throw new Error('write wrote nothing');
-    done += bytesWritten;
-  }
-}
-
-// writev of many buffers at a position, coping with IOV_MAX and short writes.
-async function writevAll(fh: FileHandle, bufs: Uint8Array[], pos: number): Promise<void> {
-  let i = 0;
-  while (i < bufs.length) {
-    const group = bufs.slice(i, i + IOV_MAX);
-    let total = 0;
-    for (const b of group) total += b.length;
-    let written = 0;
-    while (written < total) {
-      let rest: Uint8Array[] = group;
-      if (written > 0) {
-        rest = [];
-        let skip = written;
-        for (const b of group) {
-          if (skip >= b.length) { skip -= b.length; continue; }
-          rest.push(skip > 0 ? b.subarray(skip) : b);
-          skip = 0;
-        }
-      }
-      const { bytesWritten } = await fh.writev(rest as NodeJS.ArrayBufferView[], pos + written);
-      if (bytesWritten <= 0) throw new Error('writev wrote nothing');
-      written += bytesWritten;
-    }
-    pos += total;
-    i += IOV_MAX;
-  }
-}
-
-// Reads a file in 1 MiB pieces with one read ahead, into a small ring of buffers reused once
-// nothing refers to them any more (fresh memory costs a page fault per 4 KiB).
-async function* readPieces(fh: FileHandle, size: number, ctx: IngestCtx): AsyncGenerator<Uint8Array> {
-  const SIZE = Math.max(4096, Math.min(1 << 20, size));
-  const ring: Buffer[] = [];
-  let next = 0;
-  const take = (current: Buffer | null): Buffer => {
-    for (let k = 0; k < ring.length; k++) {
-      const b = ring[next];
-      next = (next + 1) % ring.length;
-      if (b !== current && !ctx.inUse(b.buffer)) return b;
-    }
-    const b = Buffer.allocUnsafeSlow(SIZE);
-    if (ring.length < 8) ring.push(b);
-    return b;
-  };
-  const issue = (at: number, current: Buffer | null) => fh.read(take(current), 0, SIZE, at);
-  let pos = 0;
-  let cur = issue(0, null);
-  try {
-    for (;;) {
-      const { bytesRead, buffer } = await cur;
-      if (bytesRead === 0) return;
-      pos += bytesRead;
-      cur = issue(pos, buffer); // read ahead while the caller works on this piece
-      yield buffer.subarray(0, bytesRead);
-    }
-  } finally {
-    await cur.catch(() => {});
-  }
-}
-
-async function syncDir(path: string): Promise<void> {
-  const fh = await open(path, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-// Start time of a process (field 22 of /proc/PID/stat), so a reused pid is not taken for the
-// lock holder; empty where /proc is not available.
-function procStart(pid: number): string {
-  try {
-    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return s.slice(s.lastIndexOf(')') + 2).split(' ')[19] ?? '';
-  } catch {
-    return '';
-  }
 }
