@@ -15,6 +15,7 @@ import { Chunker, DEFAULT_PARAMS, joinParts, type ChunkerParams } from './chunke
 import { ChunkList, ChunkListBuilder, EMPTY_ROOT, InvalidChunkListError } from './chunklist.ts';
 import { IdTable, type Loc } from './idtable.ts';
 import { DirLock } from './dirlock.ts';
+import { ListCache } from './listcache.ts';
 import { writeAll, writevAll, readPieces, syncDir, type IngestCtx } from './fileio.ts';
 import { Hasher, hashRangesInline } from './hasher.ts';
 import {
@@ -77,7 +78,6 @@ const USE_WORKER = process.env.BASEFS_HASH_WORKER !== '0';
 const EARLY_SYNC = 64 * 1024 * 1024; // start writeback in the background every this many bytes
 const READ_RUN = 4 * 1024 * 1024; // adjacent chunks are read with one pread up to this size
 const READ_AHEAD = 3; // runs in flight while streaming
-const LIST_CACHE_BYTES = 32 * 1024 * 1024;
 const MAX_OPEN_PACKS = 256;
 
 function sha256(data: Uint8Array): Buffer {
@@ -155,8 +155,7 @@ export class ChunkStore {
   private closed = false;
   private openHandles = 0;
   private useClock = 0;
-  private readonly lists = new Map<string, ChunkList>();
-  private listBytes = 0;
+  private readonly lists = new ListCache();
   private dirLock: DirLock | null = null;
 
   private constructor(dir: string, opts: OpenOptions) {
@@ -404,7 +403,7 @@ export class ChunkStore {
     if (p) await p;
     await this.sync();
     const rootBytes = new Uint8Array(root.buffer, root.byteOffset, 32);
-    this.cacheList(hexOf(rootBytes), new ChunkList(blob));
+    this.lists.set(hexOf(rootBytes), new ChunkList(blob));
     return { root: rootBytes, size: list.size };
   }
 
@@ -891,14 +890,10 @@ export class ChunkStore {
     if (!(root instanceof Uint8Array) || root.length !== 32) throw new TypeError('content root must be 32 bytes');
     const hex = hexOf(root);
     const cached = this.lists.get(hex);
-    if (cached) {
-      this.lists.delete(hex); // LRU: move to the back
-      this.lists.set(hex, cached);
-      return cached;
-    }
+    if (cached) return cached;
     if (sameId(root, EMPTY_ROOT)) {
       const l = new ChunkList(new ChunkListBuilder(0).finish());
-      this.cacheList(hex, l);
+      this.lists.set(hex, l);
       return l;
     }
     const loc = this.table.get(root);
@@ -911,21 +906,8 @@ export class ChunkStore {
       if (e instanceof InvalidChunkListError) throw new InvalidChunkListError(`${label ? `${label}: ` : ''}content root ${hex} is not a chunk list (${e.message})`);
       throw e;
     }
-    this.cacheList(hex, list);
-    return list;
-  }
-
-  private cacheList(hex: string, list: ChunkList): void {
-    if (list.blob.length > LIST_CACHE_BYTES / 4) return;
-    const old = this.lists.get(hex);
-    if (old) { this.lists.delete(hex); this.listBytes -= old.blob.length; }
     this.lists.set(hex, list);
-    this.listBytes += list.blob.length;
-    for (const [k, v] of this.lists) {
-      if (this.listBytes <= LIST_CACHE_BYTES) break;
-      this.lists.delete(k);
-      this.listBytes -= v.blob.length;
-    }
+    return list;
   }
 
   // Groups chunks [from, to) of a list into runs of records adjacent in one pack.
