@@ -7,7 +7,6 @@
 // Concurrent writers share fsyncs (group commit). See docs/CONTENT.md.
 import { writeFileAtomicAsync } from '../crypto/atomic.ts';
 import { open, mkdir, readdir, readFile, unlink, writeFile as fsWriteFile, stat } from 'node:fs/promises';
-import type { FileHandle } from 'node:fs/promises';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { join, resolve } from 'node:path';
@@ -16,6 +15,7 @@ import { ChunkList, ChunkListBuilder, EMPTY_ROOT, InvalidChunkListError } from '
 import { IdTable, type Loc } from './idtable.ts';
 import { DirLock } from './dirlock.ts';
 import { ListCache } from './listcache.ts';
+import { Pack, PackHandles } from './packstate.ts';
 import { writeAll, writevAll, readPieces, syncDir, type IngestCtx } from './fileio.ts';
 import { Hasher, hashRangesInline } from './hasher.ts';
 import {
@@ -78,7 +78,6 @@ const USE_WORKER = process.env.BASEFS_HASH_WORKER !== '0';
 const EARLY_SYNC = 64 * 1024 * 1024; // start writeback in the background every this many bytes
 const READ_RUN = 4 * 1024 * 1024; // adjacent chunks are read with one pread up to this size
 const READ_AHEAD = 3; // runs in flight while streaming
-const MAX_OPEN_PACKS = 256;
 
 function sha256(data: Uint8Array): Buffer {
   return createHash('sha256').update(data).digest();
@@ -95,40 +94,6 @@ function idFromHex(hex: string): Uint8Array {
 
 function sameId(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === 32 && b.length === 32 && timingSafeEqual(a, b);
-}
-
-class Pack {
-  no: number;
-  path: string;
-  fh: FileHandle | null = null;
-  end: number; // append offset (= file size unless damaged)
-  writable = false;
-  damaged = false; // a record header that does not parse: never appended to again
-  validEnd: number; // end of the last record that parsed (== end unless damaged)
-  idxCovered = 0; // bytes described by the index file on disk
-  idxStale = true;
-  cur: Buffer | null = null; // batch being filled
-  curLen = 0;
-  curStart: number; // pack offset of cur[0]
-  inflight = new Set<Promise<void>>();
-  appendSeq = 0; // records appended
-  syncedSeq = 0; // records known durable
-  readableEnd: number; // every byte below is in the file (not only in pending/inflight)
-  syncedEnd: number; // every byte below is on stable storage
-  sinceEarlySync = 0;
-  earlySync: Promise<void> | null = null;
-  pins = 0;
-  lastUse = 0;
-
-  constructor(no: number, path: string, end: number) {
-    this.no = no;
-    this.path = path;
-    this.end = end;
-    this.validEnd = end;
-    this.curStart = end;
-    this.readableEnd = end;
-    this.syncedEnd = end;
-  }
 }
 
 interface Staged { buf: Buffer; used: number; ranges: number[] }
@@ -153,8 +118,7 @@ export class ChunkStore {
   private readonly hasher = new Hasher();
   private failed: Error | null = null;
   private closed = false;
-  private openHandles = 0;
-  private useClock = 0;
+  private readonly handles = new PackHandles(this.packs);
   private readonly lists = new ListCache();
   private dirLock: DirLock | null = null;
 
@@ -209,18 +173,17 @@ export class ChunkStore {
       if (!this.readOnly) {
         const last = nums.length ? this.packs.get(nums[nums.length - 1]) : undefined;
         if (last && !last.damaged && last.end < this.packSize) {
-          await this.closeHandle(last);
-          last.fh = await open(last.path, 'r+');
-          this.openHandles++;
+          await this.handles.close(last);
+          this.handles.adopt(last, await open(last.path, 'r+'));
           last.writable = true;
           this.active = last;
         }
         await this.writeIdxs([...this.packs.values()].filter((p) => p !== this.active && p.idxStale));
       }
-      await this.evictHandles();
+      await this.handles.evict();
     } catch (e) {
       await this.releaseLock();
-      for (const p of this.packs.values()) await this.closeHandle(p);
+      for (const p of this.packs.values()) await this.handles.close(p);
       throw e;
     }
   }
@@ -247,9 +210,8 @@ export class ChunkStore {
       throw e;
     }
     const pack = new Pack(no, path, size);
-    pack.fh = fh;
-    this.openHandles++;
-    pack.lastUse = ++this.useClock;
+    this.handles.adopt(pack, fh);
+    this.handles.touch(pack);
     this.packs.set(no, pack);
     let from = PACK_HEADER;
     const idx = await readFile(join(this.packDir, idxName(no))).catch(() => null);
@@ -647,14 +609,13 @@ export class ChunkStore {
       throw e;
     }
     const pack = new Pack(no, path, PACK_HEADER);
-    pack.fh = fh;
-    this.openHandles++;
+    this.handles.adopt(pack, fh);
     pack.writable = true;
     pack.idxStale = true;
-    pack.lastUse = ++this.useClock;
+    this.handles.touch(pack);
     this.packs.set(no, pack);
     this.active = pack;
-    await this.evictHandles();
+    await this.handles.evict();
   }
 
   // Group commit: returns once every record appended before the call is on stable storage.
@@ -1012,7 +973,7 @@ export class ChunkStore {
       await Promise.all([...pack.inflight]);
       if (pack.readableEnd < end) pack.readableEnd = end;
     }
-    const fh = await this.handle(pack);
+    const fh = await this.handles.get(pack);
     pack.pins++;
     try {
       const buf = into && into.length >= len ? into.subarray(0, len) : Buffer.allocUnsafe(len);
@@ -1026,37 +987,6 @@ export class ChunkStore {
     } finally {
       pack.pins--;
     }
-  }
-
-  private async handle(pack: Pack): Promise<FileHandle> {
-    pack.lastUse = ++this.useClock;
-    if (pack.fh) return pack.fh;
-    const fh = await open(pack.path, 'r');
-    if (pack.fh) { await fh.close(); return pack.fh; }
-    pack.fh = fh;
-    this.openHandles++;
-    void this.evictHandles();
-    return fh;
-  }
-
-  private async evictHandles(): Promise<void> {
-    while (this.openHandles > MAX_OPEN_PACKS) {
-      let victim: Pack | null = null;
-      for (const p of this.packs.values()) {
-        if (!p.fh || p.writable || p.pins > 0 || p.inflight.size > 0) continue;
-        if (!victim || p.lastUse < victim.lastUse) victim = p;
-      }
-      if (!victim) return;
-      await this.closeHandle(victim);
-    }
-  }
-
-  private async closeHandle(p: Pack): Promise<void> {
-    const fh = p.fh;
-    if (!fh) return;
-    p.fh = null;
-    this.openHandles--;
-    await fh.close().catch(() => {});
   }
 
   // ---------------------------------------------------------------- stats, close
@@ -1104,7 +1034,7 @@ export class ChunkStore {
       if (p.cur) { this.releaseBatch(p.cur); p.cur = null; }
       await Promise.all([...p.inflight]).catch(() => {});
       if (p.earlySync) await p.earlySync.catch(() => {});
-      await this.closeHandle(p);
+      await this.handles.close(p);
     }
     await this.releaseLock();
   }
@@ -1122,7 +1052,7 @@ export class ChunkStore {
       for (const p of this.packs.values()) {
         await Promise.all([...p.inflight]).catch(() => {});
         if (p.earlySync) await p.earlySync.catch(() => {});
-        await this.closeHandle(p);
+        await this.handles.close(p);
       }
       this.lists.clear();
       await this.hasher.close();
