@@ -5,9 +5,7 @@
 // Durability rule: write*() and putChunk() resolve only after the bytes they added (and the
 // pack file they went into) are fdatasync'ed, so a caller may log a WRITE entry right after.
 // Concurrent writers share fsyncs (group commit). See docs/CONTENT.md.
-import { writeFileAtomicAsync } from '../crypto/atomic.ts';
 import { open, mkdir, readdir, readFile, unlink, writeFile as fsWriteFile, stat } from 'node:fs/promises';
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { join, resolve } from 'node:path';
 import { Chunker, DEFAULT_PARAMS, joinParts, type ChunkerParams } from './chunker.ts';
@@ -16,12 +14,11 @@ import { IdTable, type Loc } from './idtable.ts';
 import { DirLock } from './dirlock.ts';
 import { ListCache } from './listcache.ts';
 import { Pack, PackHandles } from './packstate.ts';
+import { loadPack, writeIndexes, type PackSet } from './packindex.ts';
+import { sha256, hexOf, idFromHex, sameId } from './chunkid.ts';
 import { writeAll, writevAll, readPieces, syncDir, type IngestCtx } from './fileio.ts';
 import { Hasher, hashRangesInline } from './hasher.ts';
-import {
-  PACK_MAGIC, PACK_HEADER, REC_HEADER, encodeRecordHeader, decodeRecordHeader,
-  encodeIdx, decodeIdx, packName, idxName, type IdxEntry,
-} from './pack.ts';
+import { PACK_MAGIC, PACK_HEADER, REC_HEADER, encodeRecordHeader, packName } from './pack.ts';
 
 export { InvalidChunkListError } from './chunklist.ts';
 
@@ -79,23 +76,6 @@ const EARLY_SYNC = 64 * 1024 * 1024; // start writeback in the background every 
 const READ_RUN = 4 * 1024 * 1024; // adjacent chunks are read with one pread up to this size
 const READ_AHEAD = 3; // runs in flight while streaming
 
-function sha256(data: Uint8Array): Buffer {
-  return createHash('sha256').update(data).digest();
-}
-
-function hexOf(id: Uint8Array): string {
-  return Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString('hex');
-}
-
-function idFromHex(hex: string): Uint8Array {
-  if (typeof hex !== 'string' || hex.length !== 64 || !/^[0-9a-fA-F]{64}$/.test(hex)) throw new TypeError(`not a chunk id (64 hex digits): ${String(hex).slice(0, 80)}`);
-  return new Uint8Array(Buffer.from(hex, 'hex'));
-}
-
-function sameId(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === 32 && b.length === 32 && timingSafeEqual(a, b);
-}
-
 interface Staged { buf: Buffer; used: number; ranges: number[] }
 
 interface RunItem { i: number; off: number; len: number; repeat: boolean }
@@ -121,6 +101,7 @@ export class ChunkStore {
   private readonly handles = new PackHandles(this.packs);
   private readonly lists = new ListCache();
   private dirLock: DirLock | null = null;
+  private readonly packFiles: PackSet;
 
   private constructor(dir: string, opts: OpenOptions) {
     this.dir = dir;
@@ -129,6 +110,7 @@ export class ChunkStore {
     this.packDir = join(dir, 'packs');
     this.packSize = opts.packSize ?? DEFAULT_PACK_SIZE;
     if (!(this.packSize >= 4096 && this.packSize <= 2 ** 40)) throw new RangeError(`packSize out of range: ${this.packSize}`);
+    this.packFiles = { dir: this.packDir, readOnly: this.readOnly, table: this.table, packs: this.packs, handles: this.handles };
   }
 
   static async open(dir: string, opts: OpenOptions = {}): Promise<ChunkStore> {
@@ -169,7 +151,7 @@ export class ChunkStore {
         else if (n.endsWith('.tmp') && !this.readOnly) await unlink(join(this.packDir, n)).catch(() => {});
       }
       nums.sort((a, b) => a - b);
-      for (const no of nums) await this.loadPack(no);
+      for (const no of nums) await loadPack(this.packFiles, no);
       if (!this.readOnly) {
         const last = nums.length ? this.packs.get(nums[nums.length - 1]) : undefined;
         if (last && !last.damaged && last.end < this.packSize) {
@@ -178,7 +160,7 @@ export class ChunkStore {
           last.writable = true;
           this.active = last;
         }
-        await this.writeIdxs([...this.packs.values()].filter((p) => p !== this.active && p.idxStale));
+        await writeIndexes(this.packFiles, [...this.packs.values()].filter((p) => p !== this.active && p.idxStale));
       }
       await this.handles.evict();
     } catch (e) {
@@ -189,89 +171,6 @@ export class ChunkStore {
   }
 
 
-
-  private async loadPack(no: number): Promise<void> {
-    const path = join(this.packDir, packName(no));
-    const fh = await open(path, 'r');
-    let size: number;
-    try {
-      size = (await fh.stat()).size;
-      if (size < PACK_HEADER) {
-        // created but never got its header: nothing in it was ever acknowledged
-        await fh.close();
-        if (!this.readOnly) await unlink(path);
-        return;
-      }
-      const head = Buffer.alloc(PACK_HEADER);
-      await fh.read(head, 0, PACK_HEADER, 0);
-      if (!head.equals(PACK_MAGIC)) throw new Error(`${path} is not a basefs pack file`);
-    } catch (e) {
-      await fh.close().catch(() => {});
-      throw e;
-    }
-    const pack = new Pack(no, path, size);
-    this.handles.adopt(pack, fh);
-    this.handles.touch(pack);
-    this.packs.set(no, pack);
-    let from = PACK_HEADER;
-    const idx = await readFile(join(this.packDir, idxName(no))).catch(() => null);
-    const parsed = idx ? decodeIdx(idx) : null;
-    if (parsed && parsed.covered <= size) {
-      for (const e of parsed.entries) this.table.set(e.id, no, e.off, e.len);
-      from = parsed.covered;
-      pack.idxCovered = parsed.covered;
-      pack.idxStale = parsed.covered < size;
-    }
-    if (from < size) await this.scanPack(pack, from, size);
-    else pack.idxStale = false;
-  }
-
-  // Reads records in [from, to), verifying each one's hash: a torn or corrupt record is left
-  // out of the index (it reads as missing); a header that does not parse ends the scan and
-  // the pack is never appended to again.
-  private async scanPack(pack: Pack, from: number, to: number): Promise<void> {
-    const fh = pack.fh!;
-    const BLOCK = 8 * 1024 * 1024;
-    let pos = from;
-    const buf = Buffer.allocUnsafe(BLOCK);
-    while (pos < to) {
-      const want = Math.min(BLOCK, to - pos);
-      const { bytesRead } = await fh.read(buf, 0, want, pos);
-      if (bytesRead < Math.min(REC_HEADER, want)) break;
-      let p = 0;
-      for (;;) {
-        if (p + REC_HEADER > bytesRead) {
-          if (pos + p + REC_HEADER > to) { this.markDamaged(pack, pos + p); return; }
-          break;
-        }
-        const len = decodeRecordHeader(buf, p);
-        if (len < 0 || pos + p + REC_HEADER + len > to) { this.markDamaged(pack, pos + p); return; }
-        let data: Uint8Array;
-        if (p + REC_HEADER + len <= bytesRead) {
-          data = buf.subarray(p + REC_HEADER, p + REC_HEADER + len);
-        } else if (p === 0) {
-          const big = Buffer.allocUnsafe(len);
-          const r = await fh.read(big, 0, len, pos + REC_HEADER);
-          if (r.bytesRead !== len) { this.markDamaged(pack, pos); return; }
-          data = big;
-        } else {
-          break;
-        }
-        const id = buf.subarray(p, p + 32);
-        if (sameId(sha256(data), id)) this.table.set(id, pack.no, pos + p + REC_HEADER, len);
-        p += REC_HEADER + len;
-        if (p >= bytesRead) break;
-      }
-      pos += p;
-    }
-    pack.idxStale = true;
-  }
-
-  private markDamaged(pack: Pack, at: number): void {
-    pack.damaged = true;
-    pack.validEnd = at;
-    pack.idxStale = true;
-  }
 
   // ---------------------------------------------------------------- writing
 
@@ -454,7 +353,7 @@ export class ChunkStore {
     const pack = this.packs.get(loc.pack);
     if (pack) {
       pack.idxStale = true;
-      await this.writeIdx(pack);
+      await writeIndexes(this.packFiles, [pack]);
     }
     return true;
   }
@@ -594,7 +493,7 @@ export class ChunkStore {
       this.active = null;
       await this.syncPacks([old]);
       old.writable = false;
-      await this.writeIdx(old);
+      await writeIndexes(this.packFiles, [old]);
     }
     let no = 1;
     for (const k of this.packs.keys()) if (k >= no) no = k + 1;
@@ -670,33 +569,6 @@ export class ChunkStore {
     this.checkOpen();
     if (this.readOnly) throw new Error(`content store ${this.dir} is open read-only`);
     if (this.failed) throw this.storeFailed();
-  }
-
-  private async writeIdx(pack: Pack): Promise<void> {
-    await this.writeIdxs([pack]);
-  }
-
-  // Index files for several packs, from one pass over the table.
-  private async writeIdxs(packs: Pack[]): Promise<void> {
-    if (this.readOnly || packs.length === 0) return;
-    const byNo = new Map<number, { pack: Pack; covered: number; entries: IdxEntry[] }>();
-    for (const p of packs) byNo.set(p.no, { pack: p, covered: p.damaged ? p.validEnd : p.syncedEnd, entries: [] });
-    for (const e of this.table.entries()) {
-      const w = byNo.get(e.pack);
-      if (w && e.off + e.len <= w.covered) w.entries.push({ id: e.id, off: e.off, len: e.len });
-    }
-    for (const w of byNo.values()) {
-      w.entries.sort((a, b) => a.off - b.off);
-      await this.writeIdxFile(w.pack, w.covered, w.entries);
-    }
-  }
-
-  private async writeIdxFile(pack: Pack, covered: number, entries: IdxEntry[]): Promise<void> {
-    const final = join(this.packDir, idxName(pack.no));
-    await writeFileAtomicAsync(final, encodeIdx(covered, entries), 0o600);
-    await syncDir(this.packDir);
-    pack.idxCovered = covered;
-    pack.idxStale = false;
   }
 
   // ---------------------------------------------------------------- reading
@@ -1045,7 +917,7 @@ export class ChunkStore {
       if (!this.readOnly && !this.failed) {
         while (this.rotating) await this.rotating.catch(() => {});
         await this.sync();
-        await this.writeIdxs([...this.packs.values()].filter((p) => p.idxStale || p.idxCovered < (p.damaged ? p.validEnd : p.syncedEnd)));
+        await writeIndexes(this.packFiles, [...this.packs.values()].filter((p) => p.idxStale || p.idxCovered < (p.damaged ? p.validEnd : p.syncedEnd)));
       }
     } finally {
       this.closed = true;
