@@ -5,19 +5,27 @@
 // Durability rule: write*() and putChunk() resolve only after the bytes they added (and the
 // pack file they went into) are fdatasync'ed, so a caller may log a WRITE entry right after.
 // Concurrent writers share fsyncs (group commit). See docs/CONTENT.md.
+//
+// This file opens and closes the store and holds the write path; the read path is reader.ts,
+// finding chunks in pack files packindex.ts, a pack's state and handles packstate.ts, the
+// directory lock dirlock.ts, the chunk list cache listcache.ts.
 import { open, mkdir, readdir, readFile, unlink, writeFile as fsWriteFile, stat } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
 import { join, resolve } from 'node:path';
 import { Chunker, DEFAULT_PARAMS, joinParts, type ChunkerParams } from './chunker.ts';
 import { ChunkList, ChunkListBuilder, EMPTY_ROOT, InvalidChunkListError } from './chunklist.ts';
-import { IdTable, type Loc } from './idtable.ts';
+import { IdTable } from './idtable.ts';
 import { DirLock } from './dirlock.ts';
 import { ListCache } from './listcache.ts';
 import { Pack, PackHandles } from './packstate.ts';
 import { loadPack, writeIndexes, type PackSet } from './packindex.ts';
+import { ChunkReader } from './reader.ts';
+import { MissingChunksError, CorruptChunkError } from './errors.ts';
+
+export { MissingChunksError, CorruptChunkError } from './errors.ts';
 import { sha256, hexOf, idFromHex, sameId } from './chunkid.ts';
 import { writeAll, writevAll, readPieces, syncDir, type IngestCtx } from './fileio.ts';
-import { Hasher, hashRangesInline } from './hasher.ts';
+import { Hasher, hashRangesInline, INLINE_HASH, USE_WORKER } from './hasher.ts';
 import { PACK_MAGIC, PACK_HEADER, REC_HEADER, encodeRecordHeader, packName } from './pack.ts';
 
 export { InvalidChunkListError } from './chunklist.ts';
@@ -42,44 +50,15 @@ export interface OpenOptions {
   chunker?: ChunkerParams; // only for measurements: every node must use the defaults
 }
 
-export class MissingChunksError extends Error {
-  missing: string[];
-  constructor(missing: string[], label?: string) {
-    const what = missing.length === 1 ? `chunk ${missing[0]}` : `${missing.length} chunks (${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', ...' : ''})`;
-    super(`missing ${what}${label ? ` of ${label}` : ''}: not stored on this node`);
-    this.name = 'MissingChunksError';
-    this.missing = missing;
-  }
-}
-
-export class CorruptChunkError extends Error {
-  chunkId: string;
-  label: string | undefined;
-  constructor(chunkId: string, label?: string, detail = 'stored bytes do not match their hash') {
-    super(`corrupt chunk ${chunkId}${label ? ` in ${label}` : ''}: ${detail}`);
-    this.name = 'CorruptChunkError';
-    this.chunkId = chunkId;
-    this.label = label;
-  }
-}
-
 export const DEFAULT_PACK_SIZE = 256 * 1024 * 1024;
 const FORMAT_LINE = 'basefs-content-store 1\n';
 const BATCH = 4 * 1024 * 1024; // records are staged in batch buffers, written with one write each
 const POOLED_BATCHES = 8; // batch buffers kept for reuse (32 MiB)
 const MAX_INFLIGHT = 16 * 1024 * 1024; // bytes handed to the kernel and not yet written
 const STAGES_AHEAD = 2; // staged batches being hashed while the next one fills
-const INLINE_HASH = 256 * 1024; // less than this is hashed on the calling thread (no round trip)
-// BASEFS_HASH_WORKER=0 hashes everything on the main thread (for measurements)
-const USE_WORKER = process.env.BASEFS_HASH_WORKER !== '0';
 const EARLY_SYNC = 64 * 1024 * 1024; // start writeback in the background every this many bytes
-const READ_RUN = 4 * 1024 * 1024; // adjacent chunks are read with one pread up to this size
-const READ_AHEAD = 3; // runs in flight while streaming
 
 interface Staged { buf: Buffer; used: number; ranges: number[] }
-
-interface RunItem { i: number; off: number; len: number; repeat: boolean }
-interface Run { pack: Pack; start: number; end: number; items: RunItem[] }
 
 export class ChunkStore {
   readonly dir: string;
@@ -93,13 +72,13 @@ export class ChunkStore {
   private rotating: Promise<void> | null = null;
   private syncing: Promise<void> | null = null;
   private batchPool: Buffer[] = [];
-  private readPool: Buffer[] = [];
   private inflightBytes = 0;
   private readonly hasher = new Hasher();
   private failed: Error | null = null;
   private closed = false;
   private readonly handles = new PackHandles(this.packs);
   private readonly lists = new ListCache();
+  private readonly reader = new ChunkReader({ table: this.table, packs: this.packs, handles: this.handles, hasher: this.hasher, lists: this.lists, writeOut: (pack) => this.issue(pack) });
   private dirLock: DirLock | null = null;
   private readonly packFiles: PackSet;
 
@@ -586,7 +565,7 @@ export class ChunkStore {
     const loc = this.table.get(id);
     if (!loc) return null;
     try {
-      return await this.readOne(id, loc);
+      return await this.reader.readOne(id, loc);
     } catch (e) {
       if (e instanceof CorruptChunkError) return null;
       throw e;
@@ -594,7 +573,8 @@ export class ChunkStore {
   }
 
   async chunkList(root: Uint8Array): Promise<ChunkInfo[]> {
-    const list = await this.loadList(root);
+    this.checkOpen();
+    const list = await this.reader.loadList(root);
     const out: ChunkInfo[] = new Array(list.count);
     for (let i = 0; i < list.count; i++) out[i] = { id: list.id(i).slice(), size: list.chunkSize(i), offset: list.offsets[i] };
     return out;
@@ -602,263 +582,38 @@ export class ChunkStore {
 
   // Size of the content, from its chunk list.
   async size(root: Uint8Array, label?: string): Promise<number> {
-    return (await this.loadList(root, label)).size;
+    this.checkOpen();
+    return (await this.reader.loadList(root, label)).size;
   }
 
   async missing(root: Uint8Array): Promise<string[]> {
     this.checkOpen();
     let list: ChunkList;
     try {
-      list = await this.loadList(root);
+      list = await this.reader.loadList(root);
     } catch (e) {
       if (e instanceof MissingChunksError || e instanceof CorruptChunkError) return [hexOf(root)];
       throw e;
     }
-    return this.missingIn(list, 0, list.count);
-  }
-
-  private missingIn(list: ChunkList, from: number, to: number): string[] {
-    const out: string[] = [];
-    let seen: Set<string> | null = null;
-    for (let i = from; i < to; i++) {
-      if (this.table.has(list.id(i))) continue;
-      const h = list.idHex(i);
-      seen ??= new Set();
-      if (!seen.has(h)) { seen.add(h); out.push(h); }
-    }
-    return out;
+    return this.reader.missingIn(list, 0, list.count);
   }
 
   async read(root: Uint8Array, offset: number, length: number, label?: string): Promise<Uint8Array> {
     this.checkOpen();
-    if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) throw new RangeError(`bad read range ${offset}+${length}`);
-    const list = await this.loadList(root, label);
-    const end = Math.min(list.size, offset + length);
-    if (offset >= end) return new Uint8Array(0);
-    const first = list.find(offset);
-    const last = list.find(end - 1);
-    const miss = this.missingIn(list, first, last + 1);
-    if (miss.length) throw new MissingChunksError(miss, label);
-    const runs = this.planRuns(list, first, last + 1, label);
-    const out = Buffer.allocUnsafe(end - offset);
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < runs.length) {
-        const run = runs[next++];
-        const scratch = this.takeScratch();
-        try {
-          const chunks = await this.readRun(run, list, label, scratch);
-          for (let k = 0; k < run.items.length; k++) {
-            const it = run.items[k];
-            const cStart = list.offsets[it.i];
-            const data = chunks[k];
-            const a = Math.max(offset, cStart);
-            const b = Math.min(end, cStart + data.length);
-            out.set(data.subarray(a - cStart, b - cStart), a - offset);
-          }
-        } finally {
-          this.releaseScratch(scratch);
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(READ_AHEAD, runs.length) }, worker));
-    return new Uint8Array(out.buffer, out.byteOffset, out.length);
+    return this.reader.read(root, offset, length, label);
   }
 
   async readAll(root: Uint8Array, label?: string): Promise<Uint8Array> {
-    const list = await this.loadList(root, label);
-    return this.read(root, 0, list.size, label);
+    this.checkOpen();
+    const list = await this.reader.loadList(root, label);
+    return this.reader.read(root, 0, list.size, label);
   }
 
   // Streams the content chunk by chunk (verified), reading ahead a few runs. All chunks are
   // checked to be present before the first byte is produced.
   async *readStream(root: Uint8Array, label?: string): AsyncGenerator<Uint8Array> {
     this.checkOpen();
-    const list = await this.loadList(root, label);
-    const miss = this.missingIn(list, 0, list.count);
-    if (miss.length) throw new MissingChunksError(miss, label);
-    // plan lazily, a window at a time, so a huge file does not need a huge plan
-    const WINDOW = 256;
-    const queue: { run: Run; p: Promise<Uint8Array[]>; scratch: Buffer }[] = [];
-    let planned = 0;
-    let pendingRuns: Run[] = [];
-    const refill = (): void => {
-      while (queue.length < READ_AHEAD) {
-        if (pendingRuns.length === 0) {
-          if (planned >= list.count) return;
-          const to = Math.min(list.count, planned + WINDOW);
-          pendingRuns = this.planRuns(list, planned, to, label);
-          planned = to;
-        }
-        const run = pendingRuns.shift()!;
-        const scratch = this.takeScratch();
-        const p = this.readRun(run, list, label, scratch);
-        p.catch(() => {}); // observed when dequeued
-        queue.push({ run, p, scratch });
-      }
-    };
-    try {
-      refill();
-      while (queue.length) {
-        const { p, scratch } = queue.shift()!;
-        const chunks = await p;
-        // hand out copies (the consumer may keep them) and reuse the run buffer: a copy costs
-        // less than the page faults of fresh 4 MiB buffers
-        const copies = chunks.map((c, k) => (k > 0 && c === chunks[k - 1] ? null : Buffer.from(c)));
-        this.releaseScratch(scratch);
-        refill();
-        let last: Uint8Array | null = null;
-        for (const c of copies) {
-          if (c) last = c;
-          yield last!;
-        }
-      }
-    } finally {
-      for (const q of queue) q.p.catch(() => {});
-    }
-  }
-
-  private async loadList(root: Uint8Array, label?: string): Promise<ChunkList> {
-    this.checkOpen();
-    if (!(root instanceof Uint8Array) || root.length !== 32) throw new TypeError('content root must be 32 bytes');
-    const hex = hexOf(root);
-    const cached = this.lists.get(hex);
-    if (cached) return cached;
-    if (sameId(root, EMPTY_ROOT)) {
-      const l = new ChunkList(new ChunkListBuilder(0).finish());
-      this.lists.set(hex, l);
-      return l;
-    }
-    const loc = this.table.get(root);
-    if (!loc) throw new MissingChunksError([hex], label);
-    const blob = await this.readOne(root, loc, label);
-    let list: ChunkList;
-    try {
-      list = new ChunkList(blob);
-    } catch (e) {
-      if (e instanceof InvalidChunkListError) throw new InvalidChunkListError(`${label ? `${label}: ` : ''}content root ${hex} is not a chunk list (${e.message})`);
-      throw e;
-    }
-    this.lists.set(hex, list);
-    return list;
-  }
-
-  // Groups chunks [from, to) of a list into runs of records adjacent in one pack.
-  private planRuns(list: ChunkList, from: number, to: number, label?: string): Run[] {
-    const runs: Run[] = [];
-    let run: Run | null = null;
-    for (let i = from; i < to; i++) {
-      if (run && i > from && sameIdAt(list, i, i - 1)) {
-        run.items.push({ i, off: 0, len: 0, repeat: true });
-        continue;
-      }
-      const loc = this.table.get(list.id(i));
-      if (!loc) throw new MissingChunksError([list.idHex(i)], label);
-      if (loc.len !== list.chunkSize(i)) {
-        // checked again against the bytes read; caught here before anything is allocated
-        throw new InvalidChunkListError(`${label ? `${label}: ` : ''}chunk list says chunk ${list.idHex(i)} has ${list.chunkSize(i)} bytes, it has ${loc.len}`);
-      }
-      const pack = this.packs.get(loc.pack)!;
-      if (run && run.pack === pack && loc.off === run.end + REC_HEADER && loc.off + loc.len - run.start <= READ_RUN) {
-        run.items.push({ i, off: loc.off, len: loc.len, repeat: false });
-        run.end = loc.off + loc.len;
-      } else {
-        run = { pack, start: loc.off, end: loc.off + loc.len, items: [{ i, off: loc.off, len: loc.len, repeat: false }] };
-        runs.push(run);
-      }
-    }
-    return runs;
-  }
-
-  // Reads a run with one pread (into `into` when given) and verifies every chunk in it (on the
-  // hash worker when the run is big); returns the chunks' bytes.
-  private async readRun(run: Run, list: ChunkList, label?: string, into?: Buffer): Promise<Uint8Array[]> {
-    const size = run.end - run.start;
-    const buf = await this.readAt(run.pack, run.start, size, into);
-    const out: Uint8Array[] = [];
-    const ranges: number[] = [];
-    const which: number[] = [];
-    let prev: Uint8Array | null = null;
-    for (let k = 0; k < run.items.length; k++) {
-      const it = run.items[k];
-      let data: Uint8Array;
-      if (it.repeat) {
-        data = prev!;
-      } else {
-        const o = it.off - run.start;
-        data = buf.subarray(o, o + it.len);
-        if (data.length !== it.len) throw this.corrupt(list.id(it.i), label);
-        ranges.push(o, it.len);
-        which.push(k);
-        prev = data;
-      }
-      // the chunk may be genuine, but the list must also tell its true length
-      if (data.length !== list.chunkSize(it.i)) {
-        throw new InvalidChunkListError(`${label ? `${label}: ` : ''}chunk list says chunk ${list.idHex(it.i)} has ${list.chunkSize(it.i)} bytes, it has ${data.length}`);
-      }
-      out.push(data);
-    }
-    const ids = USE_WORKER && into && buf.buffer === into.buffer && size >= INLINE_HASH
-      ? await this.hasher.hashRanges(into, ranges)
-      : hashRangesInline(buf, ranges);
-    for (let j = 0; j < which.length; j++) {
-      const id = list.id(run.items[which[j]].i);
-      if (!sameId(ids.subarray(j * 32, j * 32 + 32), id)) throw this.corrupt(id, label);
-    }
-    return out;
-  }
-
-  private takeScratch(): Buffer {
-    return this.readPool.pop() ?? Buffer.from(new SharedArrayBuffer(READ_RUN));
-  }
-
-  private releaseScratch(b: Buffer): void {
-    if (this.readPool.length < 4) this.readPool.push(b);
-  }
-
-  private async readOne(id: Uint8Array, loc: Loc, label?: string): Promise<Uint8Array> {
-    const pack = this.packs.get(loc.pack)!;
-    const data = await this.readAt(pack, loc.off, loc.len);
-    if (data.length !== loc.len || !sameId(sha256(data), id)) throw this.corrupt(id, label);
-    return data;
-  }
-
-  // Drops a chunk found corrupt from the index (so it reads as missing and gets fetched again)
-  // and returns the error to throw.
-  private corrupt(id: Uint8Array, label?: string): CorruptChunkError {
-    const hex = hexOf(id);
-    const loc = this.table.get(id);
-    if (loc) {
-      this.table.delete(id);
-      const p = this.packs.get(loc.pack);
-      if (p) p.idxStale = true;
-    }
-    this.lists.delete(hex);
-    return new CorruptChunkError(hex, label);
-  }
-
-  private async readAt(pack: Pack, off: number, len: number, into?: Buffer): Promise<Buffer> {
-    if (off + len > pack.readableEnd) {
-      // part of it may still be queued or in flight: write it out first
-      const end = pack.end;
-      this.issue(pack);
-      await Promise.all([...pack.inflight]);
-      if (pack.readableEnd < end) pack.readableEnd = end;
-    }
-    const fh = await this.handles.get(pack);
-    pack.pins++;
-    try {
-      const buf = into && into.length >= len ? into.subarray(0, len) : Buffer.allocUnsafe(len);
-      let got = 0;
-      while (got < len) {
-        const { bytesRead } = await fh.read(buf, got, len - got, off + got);
-        if (bytesRead === 0) break;
-        got += bytesRead;
-      }
-      return got === len ? buf : buf.subarray(0, got);
-    } finally {
-      pack.pins--;
-    }
+    yield* this.reader.stream(root, label);
   }
 
   // ---------------------------------------------------------------- stats, close
@@ -874,7 +629,7 @@ export class ChunkStore {
       const hex = hexOf(root);
       let list: ChunkList | null = null;
       try {
-        list = await this.loadList(root);
+        list = await this.reader.loadList(root);
       } catch (e) {
         if (!(e instanceof MissingChunksError || e instanceof CorruptChunkError || e instanceof InvalidChunkListError)) throw e;
       }
@@ -933,6 +688,3 @@ export class ChunkStore {
   }
 }
 
-function sameIdAt(list: ChunkList, i: number, j: number): boolean {
-  return sameId(list.id(i), list.id(j));
-}
