@@ -6,11 +6,11 @@
 // pack file they went into) are fdatasync'ed, so a caller may log a WRITE entry right after.
 // Concurrent writers share fsyncs (group commit). See docs/CONTENT.md.
 //
-// This file opens and closes the store and holds the write path; the read path is reader.ts,
-// finding chunks in pack files packindex.ts, a pack's state and handles packstate.ts, the
-// directory lock dirlock.ts, the chunk list cache listcache.ts.
+// This file opens and closes the store and cuts what is written into chunks (ingest); appending
+// records to packs with group commit is packwriter.ts, the read path reader.ts, finding chunks
+// in pack files packindex.ts, a pack's state and handles packstate.ts, the directory lock
+// dirlock.ts, the chunk list cache listcache.ts.
 import { open, mkdir, readdir, readFile, unlink, writeFile as fsWriteFile, stat } from 'node:fs/promises';
-import { crc32 } from 'node:zlib';
 import { join, resolve } from 'node:path';
 import { Chunker, DEFAULT_PARAMS, joinParts, type ChunkerParams } from './chunker.ts';
 import { ChunkList, ChunkListBuilder, EMPTY_ROOT, InvalidChunkListError } from './chunklist.ts';
@@ -20,14 +20,14 @@ import { ListCache } from './listcache.ts';
 import { Pack, PackHandles } from './packstate.ts';
 import { loadPack, writeIndexes, type PackSet } from './packindex.ts';
 import { ChunkReader } from './reader.ts';
+import { PackWriter, BATCH, type Staged } from './packwriter.ts';
 import { MissingChunksError, CorruptChunkError } from './errors.ts';
+import { sha256, hexOf, idFromHex, sameId } from './chunkid.ts';
+import { readPieces, syncDir, type IngestCtx } from './fileio.ts';
+import { Hasher, hashRangesInline, INLINE_HASH, USE_WORKER } from './hasher.ts';
+import { REC_HEADER } from './pack.ts';
 
 export { MissingChunksError, CorruptChunkError } from './errors.ts';
-import { sha256, hexOf, idFromHex, sameId } from './chunkid.ts';
-import { writeAll, writevAll, readPieces, syncDir, type IngestCtx } from './fileio.ts';
-import { Hasher, hashRangesInline, INLINE_HASH, USE_WORKER } from './hasher.ts';
-import { PACK_MAGIC, PACK_HEADER, REC_HEADER, encodeRecordHeader, packName } from './pack.ts';
-
 export { InvalidChunkListError } from './chunklist.ts';
 
 export interface ContentRef { root: Uint8Array; size: number }
@@ -52,13 +52,7 @@ export interface OpenOptions {
 
 export const DEFAULT_PACK_SIZE = 256 * 1024 * 1024;
 const FORMAT_LINE = 'basefs-content-store 1\n';
-const BATCH = 4 * 1024 * 1024; // records are staged in batch buffers, written with one write each
-const POOLED_BATCHES = 8; // batch buffers kept for reuse (32 MiB)
-const MAX_INFLIGHT = 16 * 1024 * 1024; // bytes handed to the kernel and not yet written
 const STAGES_AHEAD = 2; // staged batches being hashed while the next one fills
-const EARLY_SYNC = 64 * 1024 * 1024; // start writeback in the background every this many bytes
-
-interface Staged { buf: Buffer; used: number; ranges: number[] }
 
 export class ChunkStore {
   readonly dir: string;
@@ -68,19 +62,14 @@ export class ChunkStore {
   private readonly packSize: number;
   private readonly table = new IdTable(4096);
   private readonly packs = new Map<number, Pack>();
-  private active: Pack | null = null;
-  private rotating: Promise<void> | null = null;
-  private syncing: Promise<void> | null = null;
-  private batchPool: Buffer[] = [];
-  private inflightBytes = 0;
   private readonly hasher = new Hasher();
-  private failed: Error | null = null;
   private closed = false;
   private readonly handles = new PackHandles(this.packs);
   private readonly lists = new ListCache();
-  private readonly reader = new ChunkReader({ table: this.table, packs: this.packs, handles: this.handles, hasher: this.hasher, lists: this.lists, writeOut: (pack) => this.issue(pack) });
+  private readonly reader = new ChunkReader({ table: this.table, packs: this.packs, handles: this.handles, hasher: this.hasher, lists: this.lists, writeOut: (pack) => this.writer.issue(pack) });
   private dirLock: DirLock | null = null;
   private readonly packFiles: PackSet;
+  private readonly writer: PackWriter;
 
   private constructor(dir: string, opts: OpenOptions) {
     this.dir = dir;
@@ -90,6 +79,7 @@ export class ChunkStore {
     this.packSize = opts.packSize ?? DEFAULT_PACK_SIZE;
     if (!(this.packSize >= 4096 && this.packSize <= 2 ** 40)) throw new RangeError(`packSize out of range: ${this.packSize}`);
     this.packFiles = { dir: this.packDir, readOnly: this.readOnly, table: this.table, packs: this.packs, handles: this.handles };
+    this.writer = new PackWriter({ dir, packSize: this.packSize, packFiles: this.packFiles });
   }
 
   static async open(dir: string, opts: OpenOptions = {}): Promise<ChunkStore> {
@@ -137,9 +127,9 @@ export class ChunkStore {
           await this.handles.close(last);
           this.handles.adopt(last, await open(last.path, 'r+'));
           last.writable = true;
-          this.active = last;
+          this.writer.active = last;
         }
-        await writeIndexes(this.packFiles, [...this.packs.values()].filter((p) => p !== this.active && p.idxStale));
+        await writeIndexes(this.packFiles, [...this.packs.values()].filter((p) => p !== this.writer.active && p.idxStale));
       }
       await this.handles.evict();
     } catch (e) {
@@ -187,7 +177,7 @@ export class ChunkStore {
     const ahead: { st: Staged; ids: Promise<Uint8Array> }[] = [];
     const commitOldest = async (): Promise<void> => {
       const { st, ids } = ahead.shift()!;
-      await this.commitStaged(st, await ids, list);
+      await this.writer.commitStaged(st, await ids, list);
     };
     const submit = async (): Promise<void> => {
       const st = stage;
@@ -209,13 +199,13 @@ export class ChunkStore {
         const data = joinParts(parts);
         const id = sha256(data);
         list.add(id, len);
-        const w = this.store(id, data);
+        const w = this.writer.store(id, data);
         if (w) await w;
-        await this.sync(); // the record is written from `data`, which may be a view of a piece
+        await this.writer.sync(); // the record is written from `data`, which may be a view of a piece
         return;
       }
       if (stage && stage.used + REC_HEADER + len > BATCH) await submit();
-      if (!stage) stage = { buf: this.takeBatch(), used: 0, ranges: [] };
+      if (!stage) stage = { buf: this.writer.takeBatch(), used: 0, ranges: [] };
       let o = stage.used + REC_HEADER;
       stage.ranges.push(o, len);
       for (const p of parts) { stage.buf.set(p, o); o += p.length; }
@@ -233,65 +223,18 @@ export class ChunkStore {
       await submit();
       while (ahead.length) await commitOldest();
     } catch (e) {
-      if (stage) this.releaseBatch((stage as Staged).buf);
-      for (const a of ahead) a.ids.then(() => this.releaseBatch(a.st.buf), () => {});
+      if (stage) this.writer.releaseBatch((stage as Staged).buf);
+      for (const a of ahead) a.ids.then(() => this.writer.releaseBatch(a.st.buf), () => {});
       throw e;
     }
     const blob = list.finish();
     const root = sha256(blob);
-    const p = this.store(root, blob);
+    const p = this.writer.store(root, blob);
     if (p) await p;
-    await this.sync();
+    await this.writer.sync();
     const rootBytes = new Uint8Array(root.buffer, root.byteOffset, 32);
     this.lists.set(hexOf(rootBytes), new ChunkList(blob));
     return { root: rootBytes, size: list.size };
-  }
-
-  // Appends the chunks of a hashed staged batch that are not stored yet (in place: the batch
-  // becomes the records to write) and adds every chunk to the list, in order.
-  private async commitStaged(st: Staged, ids: Uint8Array, list: ChunkListBuilder): Promise<void> {
-    for (;;) {
-      if (this.failed) { this.releaseBatch(st.buf); throw this.storeFailed(); }
-      const a = this.active;
-      if (a && !(a.end + st.used > this.packSize && a.end > PACK_HEADER)) break;
-      if (!this.rotating) this.rotating = this.rotate().finally(() => { this.rotating = null; });
-      try {
-        await this.rotating;
-      } catch (e) {
-        this.releaseBatch(st.buf);
-        throw e;
-      }
-    }
-    const a = this.active!;
-    this.issue(a); // records queued before this batch go first
-    const base = a.end;
-    const buf = st.buf;
-    const r = st.ranges;
-    let w = 0;
-    for (let k = 0; k < r.length / 2; k++) {
-      const id = ids.subarray(k * 32, k * 32 + 32);
-      const off = r[2 * k];
-      const len = r[2 * k + 1];
-      list.add(id, len);
-      if (this.table.has(id)) continue; // stored before, or earlier in this batch
-      if (off !== w + REC_HEADER) buf.copyWithin(w + REC_HEADER, off, off + len);
-      buf.set(id, w);
-      buf.writeUInt32BE(len, w + 32);
-      buf.writeUInt32BE(crc32(buf.subarray(w, w + 36)), w + 36);
-      this.table.set(id, a.no, base + w + REC_HEADER, len);
-      w += REC_HEADER + len;
-    }
-    if (w === 0) {
-      this.releaseBatch(buf);
-      return;
-    }
-    a.end += w;
-    a.curStart = a.end;
-    a.validEnd = a.end;
-    a.appendSeq++;
-    a.idxStale = true;
-    this.track(a, writeAll(a.fh!, buf.subarray(0, w), base), buf, w);
-    if (this.inflightBytes > MAX_INFLIGHT) await this.waitWrites();
   }
 
   // Used by the network: stores one chunk (data chunk or chunk list) received from a peer after
@@ -308,15 +251,15 @@ export class ChunkStore {
     const durable = opts.sync !== false;
     // records up to a batch are copied at once; a bigger one is written from the caller's
     // buffer, which must then outlive the write
-    const p = this.store(id, durable || REC_HEADER + data.length <= BATCH ? data : data.slice());
+    const p = this.writer.store(id, durable || REC_HEADER + data.length <= BATCH ? data : data.slice());
     if (p) await p;
-    if (durable) await this.sync();
+    if (durable) await this.writer.sync();
     return hex;
   }
 
   // Makes every chunk stored so far durable.
   async flush(): Promise<void> {
-    await this.sync();
+    await this.writer.sync();
   }
 
   // Forgets a chunk (it then reads as missing). Space is not reclaimed (no compaction yet).
@@ -326,7 +269,7 @@ export class ChunkStore {
     const id = idFromHex(idHex);
     const loc = this.table.get(id);
     if (!loc) return false;
-    await this.sync();
+    await this.writer.sync();
     if (!this.table.delete(id)) return false;
     this.lists.delete(idHex.toLowerCase());
     const pack = this.packs.get(loc.pack);
@@ -337,209 +280,6 @@ export class ChunkStore {
     return true;
   }
 
-  // Queues a record unless the chunk is already stored. Returns a promise only when the caller
-  // must wait (a new pack file, or too many bytes on their way to the kernel).
-  private store(id: Uint8Array, data: Uint8Array): Promise<void> | null {
-    if (this.failed) throw this.storeFailed();
-    if (this.table.has(id)) return null;
-    const a = this.active;
-    if (!a || this.mustRotate(a, data.length)) return this.storeSlow(id, data);
-    this.append(a, id, data);
-    if (this.inflightBytes > MAX_INFLIGHT) return this.waitWrites();
-    return null;
-  }
-
-  private mustRotate(a: Pack, len: number): boolean {
-    return a.end + REC_HEADER + len > this.packSize && a.end > PACK_HEADER;
-  }
-
-  private async storeSlow(id: Uint8Array, data: Uint8Array): Promise<void> {
-    for (;;) {
-      if (this.failed) throw this.storeFailed();
-      if (this.table.has(id)) return;
-      const a = this.active;
-      if (!a || this.mustRotate(a, data.length)) {
-        if (!this.rotating) this.rotating = this.rotate().finally(() => { this.rotating = null; });
-        await this.rotating;
-        continue;
-      }
-      this.append(a, id, data);
-      if (this.inflightBytes > MAX_INFLIGHT) await this.waitWrites();
-      return;
-    }
-  }
-
-  private async waitWrites(): Promise<void> {
-    while (this.inflightBytes > MAX_INFLIGHT) {
-      const all: Promise<void>[] = [];
-      for (const p of this.packs.values()) for (const w of p.inflight) all.push(w);
-      if (all.length === 0) break;
-      await Promise.race(all);
-    }
-    if (this.failed) throw this.storeFailed();
-  }
-
-  // Batch buffers are views of SharedArrayBuffers, so the hash worker can read them in place.
-  private takeBatch(): Buffer {
-    return this.batchPool.pop() ?? Buffer.from(new SharedArrayBuffer(BATCH));
-  }
-
-  private releaseBatch(b: Buffer): void {
-    if (this.batchPool.length < POOLED_BATCHES) this.batchPool.push(b);
-  }
-
-  // Appends a record: copied into the pack's current batch buffer (so the caller's bytes are
-  // free at once), or, when larger than a batch, written directly.
-  private append(pack: Pack, id: Uint8Array, data: Uint8Array): void {
-    const len = data.length;
-    const need = REC_HEADER + len;
-    const off = pack.end + REC_HEADER;
-    if (need > BATCH) {
-      this.issue(pack);
-      const start = pack.end;
-      pack.end += need;
-      pack.curStart = pack.end;
-      this.track(pack, writevAll(pack.fh!, [encodeRecordHeader(id, len), data], start), null, need);
-    } else {
-      if (!pack.cur || pack.curLen + need > BATCH) {
-        this.issue(pack);
-        pack.cur = this.takeBatch();
-        pack.curLen = 0;
-        pack.curStart = pack.end;
-      }
-      const b = pack.cur;
-      const o = pack.curLen;
-      b.set(id, o);
-      b.writeUInt32BE(len, o + 32);
-      b.writeUInt32BE(crc32(b.subarray(o, o + 36)), o + 36);
-      b.set(data, o + REC_HEADER);
-      pack.curLen += need;
-      pack.end += need;
-    }
-    pack.validEnd = pack.end;
-    pack.appendSeq++;
-    pack.idxStale = true;
-    this.table.set(id, pack.no, off, len);
-  }
-
-  // Hands the pack's current batch to the kernel.
-  private issue(pack: Pack): void {
-    const b = pack.cur;
-    if (!b) return;
-    pack.cur = null;
-    const len = pack.curLen;
-    const start = pack.curStart;
-    pack.curLen = 0;
-    pack.curStart = pack.end;
-    if (this.failed || len === 0) { // nothing more reaches the disk after a failure
-      this.releaseBatch(b);
-      return;
-    }
-    this.track(pack, writeAll(pack.fh!, b.subarray(0, len), start), b, len);
-  }
-
-  private track(pack: Pack, w: Promise<void>, batch: Buffer | null, bytes: number): void {
-    this.inflightBytes += bytes;
-    const p: Promise<void> = w.then(
-      () => { this.inflightBytes -= bytes; pack.inflight.delete(p); if (batch) this.releaseBatch(batch); },
-      (e) => { this.inflightBytes -= bytes; pack.inflight.delete(p); if (batch) this.releaseBatch(batch); this.fail(e); },
-    );
-    pack.inflight.add(p);
-    pack.sinceEarlySync += bytes;
-    if (pack.sinceEarlySync >= EARLY_SYNC && !pack.earlySync) {
-      // start writeback now so the fdatasync that acknowledges the write has little left to do
-      pack.sinceEarlySync = 0;
-      const fh = pack.fh!;
-      pack.earlySync = fh.datasync().then(() => {}, (e) => this.fail(e)).finally(() => { pack.earlySync = null; });
-    }
-  }
-
-  // Seals the active pack (synced, indexed) and starts the next one. Any failure here stops the
-  // store, as a failed write does.
-  private async rotate(): Promise<void> {
-    if (this.failed) throw this.storeFailed();
-    try {
-      await this.rotateInner();
-    } catch (e) {
-      this.fail(e);
-      throw this.storeFailed();
-    }
-  }
-
-  private async rotateInner(): Promise<void> {
-    const old = this.active;
-    if (old) {
-      this.active = null;
-      await this.syncPacks([old]);
-      old.writable = false;
-      await writeIndexes(this.packFiles, [old]);
-    }
-    let no = 1;
-    for (const k of this.packs.keys()) if (k >= no) no = k + 1;
-    const path = join(this.packDir, packName(no));
-    const fh = await open(path, 'wx+');
-    try {
-      await fh.write(PACK_MAGIC, 0, PACK_HEADER, 0);
-      await fh.datasync();
-      await syncDir(this.packDir); // the new file's directory entry must survive a power cut
-    } catch (e) {
-      await fh.close().catch(() => {});
-      throw e;
-    }
-    const pack = new Pack(no, path, PACK_HEADER);
-    this.handles.adopt(pack, fh);
-    pack.writable = true;
-    pack.idxStale = true;
-    this.handles.touch(pack);
-    this.packs.set(no, pack);
-    this.active = pack;
-    await this.handles.evict();
-  }
-
-  // Group commit: returns once every record appended before the call is on stable storage.
-  private async sync(): Promise<void> {
-    const targets: [Pack, number][] = [];
-    for (const p of this.packs.values()) if (p.appendSeq > p.syncedSeq) targets.push([p, p.appendSeq]);
-    for (;;) {
-      if (this.failed) throw this.storeFailed();
-      if (targets.every(([p, seq]) => p.syncedSeq >= seq)) return;
-      if (this.syncing) {
-        await this.syncing.catch(() => {});
-        continue;
-      }
-      const dirty = [...this.packs.values()].filter((p) => p.appendSeq > p.syncedSeq);
-      this.syncing = this.syncPacks(dirty).finally(() => { this.syncing = null; });
-      await this.syncing.catch(() => {});
-    }
-  }
-
-  private async syncPacks(packs: Pack[]): Promise<void> {
-    await Promise.all(packs.map(async (p) => {
-      const seq = p.appendSeq; // everything appended up to here is issued below
-      const end = p.end;
-      this.issue(p);
-      await Promise.all([...p.inflight]);
-      if (this.failed) throw this.storeFailed();
-      if (p.readableEnd < end) p.readableEnd = end;
-      try {
-        await p.fh!.datasync();
-      } catch (e) {
-        this.fail(e);
-        throw this.storeFailed();
-      }
-      if (p.syncedSeq < seq) p.syncedSeq = seq;
-      if (p.syncedEnd < end) p.syncedEnd = end;
-    }));
-  }
-
-  private fail(e: unknown): void {
-    if (!this.failed) this.failed = e instanceof Error ? e : new Error(String(e));
-  }
-
-  private storeFailed(): Error {
-    return new Error(`content store ${this.dir} stopped after a write error (${this.failed?.message}); restart to recover`);
-  }
-
   private checkOpen(): void {
     if (this.closed) throw new Error(`content store ${this.dir} is closed`);
   }
@@ -547,7 +287,7 @@ export class ChunkStore {
   private checkWritable(): void {
     this.checkOpen();
     if (this.readOnly) throw new Error(`content store ${this.dir} is open read-only`);
-    if (this.failed) throw this.storeFailed();
+    if (this.writer.failed) throw this.writer.storeFailed();
   }
 
   // ---------------------------------------------------------------- reading
@@ -655,10 +395,10 @@ export class ChunkStore {
   // files written), leaving the directory to be reopened.
   async crashForTests(): Promise<void> {
     this.closed = true;
-    this.fail(new Error('simulated crash'));
+    this.writer.fail(new Error('simulated crash'));
     await this.hasher.close();
     for (const p of this.packs.values()) {
-      if (p.cur) { this.releaseBatch(p.cur); p.cur = null; }
+      if (p.cur) { this.writer.releaseBatch(p.cur); p.cur = null; }
       await Promise.all([...p.inflight]).catch(() => {});
       if (p.earlySync) await p.earlySync.catch(() => {});
       await this.handles.close(p);
@@ -669,9 +409,9 @@ export class ChunkStore {
   async close(): Promise<void> {
     if (this.closed) return;
     try {
-      if (!this.readOnly && !this.failed) {
-        while (this.rotating) await this.rotating.catch(() => {});
-        await this.sync();
+      if (!this.readOnly && !this.writer.failed) {
+        while (this.writer.rotating) await this.writer.rotating.catch(() => {});
+        await this.writer.sync();
         await writeIndexes(this.packFiles, [...this.packs.values()].filter((p) => p.idxStale || p.idxCovered < (p.damaged ? p.validEnd : p.syncedEnd)));
       }
     } finally {
