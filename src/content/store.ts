@@ -13,36 +13,29 @@
 import { open, mkdir, readdir, readFile, unlink, writeFile as fsWriteFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Chunker, DEFAULT_PARAMS, joinParts, type ChunkerParams } from './chunker.ts';
-import { ChunkList, ChunkListBuilder, EMPTY_ROOT, InvalidChunkListError } from './chunklist.ts';
+import { ChunkList, ChunkListBuilder } from './chunklist.ts';
 import { IdTable } from './idtable.ts';
 import { DirLock } from './dirlock.ts';
 import { ListCache } from './listcache.ts';
 import { Pack, PackHandles } from './packstate.ts';
 import { loadPack, writeIndexes, type PackSet } from './packindex.ts';
 import { ChunkReader } from './reader.ts';
+import { storeStats, type StoreStats } from './stats.ts';
 import { PackWriter, BATCH, type Staged } from './packwriter.ts';
 import { MissingChunksError, CorruptChunkError } from './errors.ts';
-import { sha256, hexOf, idFromHex, sameId } from './chunkid.ts';
+import { sha256, hexOf, idFromHex } from './chunkid.ts';
 import { readPieces, syncDir, type IngestCtx } from './fileio.ts';
 import { Hasher, hashRangesInline, INLINE_HASH, USE_WORKER } from './hasher.ts';
 import { REC_HEADER } from './pack.ts';
 
 export { MissingChunksError, CorruptChunkError } from './errors.ts';
+export type { StoreStats } from './stats.ts';
 export { InvalidChunkListError } from './chunklist.ts';
 
 export interface ContentRef { root: Uint8Array; size: number }
 
 export interface ChunkInfo { id: Uint8Array; size: number; offset: number }
 
-export interface StoreStats {
-  chunksStored: number; // distinct chunks (data chunks and chunk lists) in the store
-  bytesStored: number; // their total length (each stored once)
-  referenced: number; // distinct chunks (lists included) needed by the given roots
-  missing: number; // how many of those are not stored
-  logicalBytes: number; // sum of the sizes of the given roots, before dedup
-  packBytes: number; // bytes of pack files on disk (headers included)
-  packs: number;
-}
 
 export interface OpenOptions {
   readOnly?: boolean; // no lock, no writes: for tools reading next to a running node
@@ -360,35 +353,7 @@ export class ChunkStore {
 
   async stats(referenced?: Iterable<Uint8Array>): Promise<StoreStats> {
     this.checkOpen();
-    let packBytes = 0;
-    for (const p of this.packs.values()) packBytes += p.end;
-    const out: StoreStats = { chunksStored: this.table.count, bytesStored: this.table.bytes, referenced: 0, missing: 0, logicalBytes: 0, packBytes, packs: this.packs.size };
-    if (!referenced) return out;
-    const seen = new Set<string>();
-    for (const root of referenced) {
-      const hex = hexOf(root);
-      let list: ChunkList | null = null;
-      try {
-        list = await this.reader.loadList(root);
-      } catch (e) {
-        if (!(e instanceof MissingChunksError || e instanceof CorruptChunkError || e instanceof InvalidChunkListError)) throw e;
-      }
-      if (!seen.has(hex)) {
-        seen.add(hex);
-        out.referenced++;
-        if (!list && !sameId(root, EMPTY_ROOT)) out.missing++;
-      }
-      if (!list) continue;
-      out.logicalBytes += list.size;
-      for (let i = 0; i < list.count; i++) {
-        const h = list.idHex(i);
-        if (seen.has(h)) continue;
-        seen.add(h);
-        out.referenced++;
-        if (!this.table.has(list.id(i))) out.missing++;
-      }
-    }
-    return out;
+    return storeStats(this.packFiles, this.reader, referenced);
   }
 
   // Test hook: drops the store as a killed process would (queued records are lost, no index
