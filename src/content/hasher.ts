@@ -6,6 +6,11 @@
 import { Worker } from 'node:worker_threads';
 import { createHash } from 'node:crypto';
 
+// Less than this is hashed on the calling thread (no round trip to the worker).
+export const INLINE_HASH = 256 * 1024;
+// BASEFS_HASH_WORKER=0 hashes everything on the main thread (for measurements)
+export const USE_WORKER = process.env.BASEFS_HASH_WORKER !== '0';
+
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const { createHash } = require('node:crypto');

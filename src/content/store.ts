@@ -5,37 +5,37 @@
 // Durability rule: write*() and putChunk() resolve only after the bytes they added (and the
 // pack file they went into) are fdatasync'ed, so a caller may log a WRITE entry right after.
 // Concurrent writers share fsyncs (group commit). See docs/CONTENT.md.
-import { writeFileAtomicAsync } from '../crypto/atomic.ts';
+//
+// This file opens and closes the store and cuts what is written into chunks (ingest); appending
+// records to packs with group commit is packwriter.ts, the read path reader.ts, finding chunks
+// in pack files packindex.ts, a pack's state and handles packstate.ts, the directory lock
+// dirlock.ts, the chunk list cache listcache.ts.
 import { open, mkdir, readdir, readFile, unlink, writeFile as fsWriteFile, stat } from 'node:fs/promises';
-import type { FileHandle } from 'node:fs/promises';
-import { createHash, timingSafeEqual } from 'node:crypto';
-import { crc32 } from 'node:zlib';
 import { join, resolve } from 'node:path';
-import { readFileSync } from 'node:fs';
 import { Chunker, DEFAULT_PARAMS, joinParts, type ChunkerParams } from './chunker.ts';
-import { ChunkList, ChunkListBuilder, EMPTY_ROOT, InvalidChunkListError } from './chunklist.ts';
-import { IdTable, type Loc } from './idtable.ts';
-import { Hasher, hashRangesInline } from './hasher.ts';
-import {
-  PACK_MAGIC, PACK_HEADER, REC_HEADER, encodeRecordHeader, decodeRecordHeader,
-  encodeIdx, decodeIdx, packName, idxName, type IdxEntry,
-} from './pack.ts';
+import { ChunkList, ChunkListBuilder } from './chunklist.ts';
+import { IdTable } from './idtable.ts';
+import { DirLock } from './dirlock.ts';
+import { ListCache } from './listcache.ts';
+import { Pack, PackHandles } from './packstate.ts';
+import { loadPack, writeIndexes, type PackSet } from './packindex.ts';
+import { ChunkReader } from './reader.ts';
+import { storeStats, type StoreStats } from './stats.ts';
+import { PackWriter, BATCH, type Staged } from './packwriter.ts';
+import { MissingChunksError, CorruptChunkError } from './errors.ts';
+import { sha256, hexOf, idFromHex } from './chunkid.ts';
+import { readPieces, syncDir, type IngestCtx } from './fileio.ts';
+import { Hasher, hashRangesInline, INLINE_HASH, USE_WORKER } from './hasher.ts';
+import { REC_HEADER } from './pack.ts';
 
+export { MissingChunksError, CorruptChunkError } from './errors.ts';
+export type { StoreStats } from './stats.ts';
 export { InvalidChunkListError } from './chunklist.ts';
 
 export interface ContentRef { root: Uint8Array; size: number }
 
 export interface ChunkInfo { id: Uint8Array; size: number; offset: number }
 
-export interface StoreStats {
-  chunksStored: number; // distinct chunks (data chunks and chunk lists) in the store
-  bytesStored: number; // their total length (each stored once)
-  referenced: number; // distinct chunks (lists included) needed by the given roots
-  missing: number; // how many of those are not stored
-  logicalBytes: number; // sum of the sizes of the given roots, before dedup
-  packBytes: number; // bytes of pack files on disk (headers included)
-  packs: number;
-}
 
 export interface OpenOptions {
   readOnly?: boolean; // no lock, no writes: for tools reading next to a running node
@@ -43,102 +43,9 @@ export interface OpenOptions {
   chunker?: ChunkerParams; // only for measurements: every node must use the defaults
 }
 
-export class MissingChunksError extends Error {
-  missing: string[];
-  constructor(missing: string[], label?: string) {
-    const what = missing.length === 1 ? `chunk ${missing[0]}` : `${missing.length} chunks (${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', ...' : ''})`;
-    super(`missing ${what}${label ? ` of ${label}` : ''}: not stored on this node`);
-    this.name = 'MissingChunksError';
-    this.missing = missing;
-  }
-}
-
-export class CorruptChunkError extends Error {
-  chunkId: string;
-  label: string | undefined;
-  constructor(chunkId: string, label?: string, detail = 'stored bytes do not match their hash') {
-    super(`corrupt chunk ${chunkId}${label ? ` in ${label}` : ''}: ${detail}`);
-    this.name = 'CorruptChunkError';
-    this.chunkId = chunkId;
-    this.label = label;
-  }
-}
-
 export const DEFAULT_PACK_SIZE = 256 * 1024 * 1024;
 const FORMAT_LINE = 'basefs-content-store 1\n';
-const BATCH = 4 * 1024 * 1024; // records are staged in batch buffers, written with one write each
-const POOLED_BATCHES = 8; // batch buffers kept for reuse (32 MiB)
-const MAX_INFLIGHT = 16 * 1024 * 1024; // bytes handed to the kernel and not yet written
 const STAGES_AHEAD = 2; // staged batches being hashed while the next one fills
-const INLINE_HASH = 256 * 1024; // less than this is hashed on the calling thread (no round trip)
-// BASEFS_HASH_WORKER=0 hashes everything on the main thread (for measurements)
-const USE_WORKER = process.env.BASEFS_HASH_WORKER !== '0';
-const EARLY_SYNC = 64 * 1024 * 1024; // start writeback in the background every this many bytes
-const READ_RUN = 4 * 1024 * 1024; // adjacent chunks are read with one pread up to this size
-const READ_AHEAD = 3; // runs in flight while streaming
-const LIST_CACHE_BYTES = 32 * 1024 * 1024;
-const MAX_OPEN_PACKS = 256;
-const IOV_MAX = 1024;
-
-const openDirs = new Set<string>();
-
-function sha256(data: Uint8Array): Buffer {
-  return createHash('sha256').update(data).digest();
-}
-
-function hexOf(id: Uint8Array): string {
-  return Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString('hex');
-}
-
-function idFromHex(hex: string): Uint8Array {
-  if (typeof hex !== 'string' || hex.length !== 64 || !/^[0-9a-fA-F]{64}$/.test(hex)) throw new TypeError(`not a chunk id (64 hex digits): ${String(hex).slice(0, 80)}`);
-  return new Uint8Array(Buffer.from(hex, 'hex'));
-}
-
-function sameId(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === 32 && b.length === 32 && timingSafeEqual(a, b);
-}
-
-class Pack {
-  no: number;
-  path: string;
-  fh: FileHandle | null = null;
-  end: number; // append offset (= file size unless damaged)
-  writable = false;
-  damaged = false; // a record header that does not parse: never appended to again
-  validEnd: number; // end of the last record that parsed (== end unless damaged)
-  idxCovered = 0; // bytes described by the index file on disk
-  idxStale = true;
-  cur: Buffer | null = null; // batch being filled
-  curLen = 0;
-  curStart: number; // pack offset of cur[0]
-  inflight = new Set<Promise<void>>();
-  appendSeq = 0; // records appended
-  syncedSeq = 0; // records known durable
-  readableEnd: number; // every byte below is in the file (not only in pending/inflight)
-  syncedEnd: number; // every byte below is on stable storage
-  sinceEarlySync = 0;
-  earlySync: Promise<void> | null = null;
-  pins = 0;
-  lastUse = 0;
-
-  constructor(no: number, path: string, end: number) {
-    this.no = no;
-    this.path = path;
-    this.end = end;
-    this.validEnd = end;
-    this.curStart = end;
-    this.readableEnd = end;
-    this.syncedEnd = end;
-  }
-}
-
-interface IngestCtx { inUse: (ab: ArrayBufferLike) => boolean }
-
-interface Staged { buf: Buffer; used: number; ranges: number[] }
-
-interface RunItem { i: number; off: number; len: number; repeat: boolean }
-interface Run { pack: Pack; start: number; end: number; items: RunItem[] }
 
 export class ChunkStore {
   readonly dir: string;
@@ -148,30 +55,24 @@ export class ChunkStore {
   private readonly packSize: number;
   private readonly table = new IdTable(4096);
   private readonly packs = new Map<number, Pack>();
-  private active: Pack | null = null;
-  private rotating: Promise<void> | null = null;
-  private syncing: Promise<void> | null = null;
-  private batchPool: Buffer[] = [];
-  private readPool: Buffer[] = [];
-  private inflightBytes = 0;
   private readonly hasher = new Hasher();
-  private failed: Error | null = null;
   private closed = false;
-  private openHandles = 0;
-  private useClock = 0;
-  private readonly lists = new Map<string, ChunkList>();
-  private listBytes = 0;
-  private lockPath: string | null = null;
-  private realDir: string;
+  private readonly handles = new PackHandles(this.packs);
+  private readonly lists = new ListCache();
+  private readonly reader = new ChunkReader({ table: this.table, packs: this.packs, handles: this.handles, hasher: this.hasher, lists: this.lists, writeOut: (pack) => this.writer.issue(pack) });
+  private dirLock: DirLock | null = null;
+  private readonly packFiles: PackSet;
+  private readonly writer: PackWriter;
 
   private constructor(dir: string, opts: OpenOptions) {
     this.dir = dir;
-    this.realDir = dir;
     this.readOnly = !!opts.readOnly;
     this.params = opts.chunker ?? DEFAULT_PARAMS;
     this.packDir = join(dir, 'packs');
     this.packSize = opts.packSize ?? DEFAULT_PACK_SIZE;
     if (!(this.packSize >= 4096 && this.packSize <= 2 ** 40)) throw new RangeError(`packSize out of range: ${this.packSize}`);
+    this.packFiles = { dir: this.packDir, readOnly: this.readOnly, table: this.table, packs: this.packs, handles: this.handles };
+    this.writer = new PackWriter({ dir, packSize: this.packSize, packFiles: this.packFiles });
   }
 
   static async open(dir: string, opts: OpenOptions = {}): Promise<ChunkStore> {
@@ -181,6 +82,11 @@ export class ChunkStore {
   }
 
   // ---------------------------------------------------------------- opening
+
+  private async releaseLock(): Promise<void> {
+    await this.dirLock?.release();
+    this.dirLock = null;
+  }
 
   private async init(): Promise<void> {
     if (this.readOnly) {
@@ -197,7 +103,7 @@ export class ChunkStore {
     const fmt = await readFile(join(this.dir, 'FORMAT'), 'utf8').catch(() => null);
     if (fmt !== null && fmt !== FORMAT_LINE) throw new Error(`content store ${this.dir} has an unknown format: ${fmt.trim()}`);
     if (fmt === null && !this.readOnly) await fsWriteFile(join(this.dir, 'FORMAT'), FORMAT_LINE);
-    if (!this.readOnly) await this.lock();
+    if (!this.readOnly) this.dirLock = await DirLock.acquire(this.dir);
     try {
       const names = await readdir(this.packDir);
       const nums: number[] = [];
@@ -207,141 +113,26 @@ export class ChunkStore {
         else if (n.endsWith('.tmp') && !this.readOnly) await unlink(join(this.packDir, n)).catch(() => {});
       }
       nums.sort((a, b) => a - b);
-      for (const no of nums) await this.loadPack(no);
+      for (const no of nums) await loadPack(this.packFiles, no);
       if (!this.readOnly) {
         const last = nums.length ? this.packs.get(nums[nums.length - 1]) : undefined;
         if (last && !last.damaged && last.end < this.packSize) {
-          await this.closeHandle(last);
-          last.fh = await open(last.path, 'r+');
-          this.openHandles++;
+          await this.handles.close(last);
+          this.handles.adopt(last, await open(last.path, 'r+'));
           last.writable = true;
-          this.active = last;
+          this.writer.active = last;
         }
-        await this.writeIdxs([...this.packs.values()].filter((p) => p !== this.active && p.idxStale));
+        await writeIndexes(this.packFiles, [...this.packs.values()].filter((p) => p !== this.writer.active && p.idxStale));
       }
-      await this.evictHandles();
+      await this.handles.evict();
     } catch (e) {
       await this.releaseLock();
-      for (const p of this.packs.values()) await this.closeHandle(p);
+      for (const p of this.packs.values()) await this.handles.close(p);
       throw e;
     }
   }
 
-  private async lock(): Promise<void> {
-    const real = this.dir;
-    if (openDirs.has(real)) throw new Error(`content store ${this.dir} is already open in this process`);
-    const me = `${process.pid} ${procStart(process.pid)}\n`;
-    const path = join(this.dir, 'LOCK');
-    for (let attempt = 0; attempt < 3; attempt++) {
-      try {
-        await fsWriteFile(path, me, { flag: 'wx' });
-        this.lockPath = path;
-        this.realDir = real;
-        openDirs.add(real);
-        return;
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      }
-      const held = (await readFile(path, 'utf8').catch(() => '')).trim().split(' ');
-      const pid = Number(held[0]);
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && processAlive(pid) && procStart(pid) === (held[1] ?? '')) {
-        throw new Error(`content store ${this.dir} is in use by process ${pid}`);
-      }
-      await unlink(path).catch(() => {}); // stale: its process is gone
-    }
-    throw new Error(`could not lock content store ${this.dir}`);
-  }
 
-  private async releaseLock(): Promise<void> {
-    if (!this.lockPath) return;
-    await unlink(this.lockPath).catch(() => {});
-    openDirs.delete(this.realDir);
-    this.lockPath = null;
-  }
-
-  private async loadPack(no: number): Promise<void> {
-    const path = join(this.packDir, packName(no));
-    const fh = await open(path, 'r');
-    let size: number;
-    try {
-      size = (await fh.stat()).size;
-      if (size < PACK_HEADER) {
-        // created but never got its header: nothing in it was ever acknowledged
-        await fh.close();
-        if (!this.readOnly) await unlink(path);
-        return;
-      }
-      const head = Buffer.alloc(PACK_HEADER);
-      await fh.read(head, 0, PACK_HEADER, 0);
-      if (!head.equals(PACK_MAGIC)) throw new Error(`${path} is not a basefs pack file`);
-    } catch (e) {
-      await fh.close().catch(() => {});
-      throw e;
-    }
-    const pack = new Pack(no, path, size);
-    pack.fh = fh;
-    this.openHandles++;
-    pack.lastUse = ++this.useClock;
-    this.packs.set(no, pack);
-    let from = PACK_HEADER;
-    const idx = await readFile(join(this.packDir, idxName(no))).catch(() => null);
-    const parsed = idx ? decodeIdx(idx) : null;
-    if (parsed && parsed.covered <= size) {
-      for (const e of parsed.entries) this.table.set(e.id, no, e.off, e.len);
-      from = parsed.covered;
-      pack.idxCovered = parsed.covered;
-      pack.idxStale = parsed.covered < size;
-    }
-    if (from < size) await this.scanPack(pack, from, size);
-    else pack.idxStale = false;
-  }
-
-  // Reads records in [from, to), verifying each one's hash: a torn or corrupt record is left
-  // out of the index (it reads as missing); a header that does not parse ends the scan and
-  // the pack is never appended to again.
-  private async scanPack(pack: Pack, from: number, to: number): Promise<void> {
-    const fh = pack.fh!;
-    const BLOCK = 8 * 1024 * 1024;
-    let pos = from;
-    const buf = Buffer.allocUnsafe(BLOCK);
-    while (pos < to) {
-      const want = Math.min(BLOCK, to - pos);
-      const { bytesRead } = await fh.read(buf, 0, want, pos);
-      if (bytesRead < Math.min(REC_HEADER, want)) break;
-      let p = 0;
-      for (;;) {
-        if (p + REC_HEADER > bytesRead) {
-          if (pos + p + REC_HEADER > to) { this.markDamaged(pack, pos + p); return; }
-          break;
-        }
-        const len = decodeRecordHeader(buf, p);
-        if (len < 0 || pos + p + REC_HEADER + len > to) { this.markDamaged(pack, pos + p); return; }
-        let data: Uint8Array;
-        if (p + REC_HEADER + len <= bytesRead) {
-          data = buf.subarray(p + REC_HEADER, p + REC_HEADER + len);
-        } else if (p === 0) {
-          const big = Buffer.allocUnsafe(len);
-          const r = await fh.read(big, 0, len, pos + REC_HEADER);
-          if (r.bytesRead !== len) { this.markDamaged(pack, pos); return; }
-          data = big;
-        } else {
-          break;
-        }
-        const id = buf.subarray(p, p + 32);
-        if (sameId(sha256(data), id)) this.table.set(id, pack.no, pos + p + REC_HEADER, len);
-        p += REC_HEADER + len;
-        if (p >= bytesRead) break;
-      }
-      pos += p;
-    }
-    pack.idxStale = true;
-  }
-
-  private markDamaged(pack: Pack, at: number): void {
-    pack.damaged = true;
-    pack.validEnd = at;
-    pack.idxStale = true;
-  }
 
   // ---------------------------------------------------------------- writing
 
@@ -379,7 +170,7 @@ export class ChunkStore {
     const ahead: { st: Staged; ids: Promise<Uint8Array> }[] = [];
     const commitOldest = async (): Promise<void> => {
       const { st, ids } = ahead.shift()!;
-      await this.commitStaged(st, await ids, list);
+      await this.writer.commitStaged(st, await ids, list);
     };
     const submit = async (): Promise<void> => {
       const st = stage;
@@ -401,13 +192,13 @@ export class ChunkStore {
         const data = joinParts(parts);
         const id = sha256(data);
         list.add(id, len);
-        const w = this.store(id, data);
+        const w = this.writer.store(id, data);
         if (w) await w;
-        await this.sync(); // the record is written from `data`, which may be a view of a piece
+        await this.writer.sync(); // the record is written from `data`, which may be a view of a piece
         return;
       }
       if (stage && stage.used + REC_HEADER + len > BATCH) await submit();
-      if (!stage) stage = { buf: this.takeBatch(), used: 0, ranges: [] };
+      if (!stage) stage = { buf: this.writer.takeBatch(), used: 0, ranges: [] };
       let o = stage.used + REC_HEADER;
       stage.ranges.push(o, len);
       for (const p of parts) { stage.buf.set(p, o); o += p.length; }
@@ -425,65 +216,18 @@ export class ChunkStore {
       await submit();
       while (ahead.length) await commitOldest();
     } catch (e) {
-      if (stage) this.releaseBatch((stage as Staged).buf);
-      for (const a of ahead) a.ids.then(() => this.releaseBatch(a.st.buf), () => {});
+      if (stage) this.writer.releaseBatch((stage as Staged).buf);
+      for (const a of ahead) a.ids.then(() => this.writer.releaseBatch(a.st.buf), () => {});
       throw e;
     }
     const blob = list.finish();
     const root = sha256(blob);
-    const p = this.store(root, blob);
+    const p = this.writer.store(root, blob);
     if (p) await p;
-    await this.sync();
+    await this.writer.sync();
     const rootBytes = new Uint8Array(root.buffer, root.byteOffset, 32);
-    this.cacheList(hexOf(rootBytes), new ChunkList(blob));
+    this.lists.set(hexOf(rootBytes), new ChunkList(blob));
     return { root: rootBytes, size: list.size };
-  }
-
-  // Appends the chunks of a hashed staged batch that are not stored yet (in place: the batch
-  // becomes the records to write) and adds every chunk to the list, in order.
-  private async commitStaged(st: Staged, ids: Uint8Array, list: ChunkListBuilder): Promise<void> {
-    for (;;) {
-      if (this.failed) { this.releaseBatch(st.buf); throw this.storeFailed(); }
-      const a = this.active;
-      if (a && !(a.end + st.used > this.packSize && a.end > PACK_HEADER)) break;
-      if (!this.rotating) this.rotating = this.rotate().finally(() => { this.rotating = null; });
-      try {
-        await this.rotating;
-      } catch (e) {
-        this.releaseBatch(st.buf);
-        throw e;
-      }
-    }
-    const a = this.active!;
-    this.issue(a); // records queued before this batch go first
-    const base = a.end;
-    const buf = st.buf;
-    const r = st.ranges;
-    let w = 0;
-    for (let k = 0; k < r.length / 2; k++) {
-      const id = ids.subarray(k * 32, k * 32 + 32);
-      const off = r[2 * k];
-      const len = r[2 * k + 1];
-      list.add(id, len);
-      if (this.table.has(id)) continue; // stored before, or earlier in this batch
-      if (off !== w + REC_HEADER) buf.copyWithin(w + REC_HEADER, off, off + len);
-      buf.set(id, w);
-      buf.writeUInt32BE(len, w + 32);
-      buf.writeUInt32BE(crc32(buf.subarray(w, w + 36)), w + 36);
-      this.table.set(id, a.no, base + w + REC_HEADER, len);
-      w += REC_HEADER + len;
-    }
-    if (w === 0) {
-      this.releaseBatch(buf);
-      return;
-    }
-    a.end += w;
-    a.curStart = a.end;
-    a.validEnd = a.end;
-    a.appendSeq++;
-    a.idxStale = true;
-    this.track(a, writeAll(a.fh!, buf.subarray(0, w), base), buf, w);
-    if (this.inflightBytes > MAX_INFLIGHT) await this.waitWrites();
   }
 
   // Used by the network: stores one chunk (data chunk or chunk list) received from a peer after
@@ -500,15 +244,15 @@ export class ChunkStore {
     const durable = opts.sync !== false;
     // records up to a batch are copied at once; a bigger one is written from the caller's
     // buffer, which must then outlive the write
-    const p = this.store(id, durable || REC_HEADER + data.length <= BATCH ? data : data.slice());
+    const p = this.writer.store(id, durable || REC_HEADER + data.length <= BATCH ? data : data.slice());
     if (p) await p;
-    if (durable) await this.sync();
+    if (durable) await this.writer.sync();
     return hex;
   }
 
   // Makes every chunk stored so far durable.
   async flush(): Promise<void> {
-    await this.sync();
+    await this.writer.sync();
   }
 
   // Forgets a chunk (it then reads as missing). Space is not reclaimed (no compaction yet).
@@ -518,219 +262,15 @@ export class ChunkStore {
     const id = idFromHex(idHex);
     const loc = this.table.get(id);
     if (!loc) return false;
-    await this.sync();
+    await this.writer.sync();
     if (!this.table.delete(id)) return false;
     this.lists.delete(idHex.toLowerCase());
     const pack = this.packs.get(loc.pack);
     if (pack) {
       pack.idxStale = true;
-      await this.writeIdx(pack);
+      await writeIndexes(this.packFiles, [pack]);
     }
     return true;
-  }
-
-  // Queues a record unless the chunk is already stored. Returns a promise only when the caller
-  // must wait (a new pack file, or too many bytes on their way to the kernel).
-  private store(id: Uint8Array, data: Uint8Array): Promise<void> | null {
-    if (this.failed) throw this.storeFailed();
-    if (this.table.has(id)) return null;
-    const a = this.active;
-    if (!a || this.mustRotate(a, data.length)) return this.storeSlow(id, data);
-    this.append(a, id, data);
-    if (this.inflightBytes > MAX_INFLIGHT) return this.waitWrites();
-    return null;
-  }
-
-  private mustRotate(a: Pack, len: number): boolean {
-    return a.end + REC_HEADER + len > this.packSize && a.end > PACK_HEADER;
-  }
-
-  private async storeSlow(id: Uint8Array, data: Uint8Array): Promise<void> {
-    for (;;) {
-      if (this.failed) throw this.storeFailed();
-      if (this.table.has(id)) return;
-      const a = this.active;
-      if (!a || this.mustRotate(a, data.length)) {
-        if (!this.rotating) this.rotating = this.rotate().finally(() => { this.rotating = null; });
-        await this.rotating;
-        continue;
-      }
-      this.append(a, id, data);
-      if (this.inflightBytes > MAX_INFLIGHT) await this.waitWrites();
-      return;
-    }
-  }
-
-  private async waitWrites(): Promise<void> {
-    while (this.inflightBytes > MAX_INFLIGHT) {
-      const all: Promise<void>[] = [];
-      for (const p of this.packs.values()) for (const w of p.inflight) all.push(w);
-      if (all.length === 0) break;
-      await Promise.race(all);
-    }
-    if (this.failed) throw this.storeFailed();
-  }
-
-  // Batch buffers are views of SharedArrayBuffers, so the hash worker can read them in place.
-  private takeBatch(): Buffer {
-    return this.batchPool.pop() ?? Buffer.from(new SharedArrayBuffer(BATCH));
-  }
-
-  private releaseBatch(b: Buffer): void {
-    if (this.batchPool.length < POOLED_BATCHES) this.batchPool.push(b);
-  }
-
-  // Appends a record: copied into the pack's current batch buffer (so the caller's bytes are
-  // free at once), or, when larger than a batch, written directly.
-  private append(pack: Pack, id: Uint8Array, data: Uint8Array): void {
-    const len = data.length;
-    const need = REC_HEADER + len;
-    const off = pack.end + REC_HEADER;
-    if (need > BATCH) {
-      this.issue(pack);
-      const start = pack.end;
-      pack.end += need;
-      pack.curStart = pack.end;
-      this.track(pack, writevAll(pack.fh!, [encodeRecordHeader(id, len), data], start), null, need);
-    } else {
-      if (!pack.cur || pack.curLen + need > BATCH) {
-        this.issue(pack);
-        pack.cur = this.takeBatch();
-        pack.curLen = 0;
-        pack.curStart = pack.end;
-      }
-      const b = pack.cur;
-      const o = pack.curLen;
-      b.set(id, o);
-      b.writeUInt32BE(len, o + 32);
-      b.writeUInt32BE(crc32(b.subarray(o, o + 36)), o + 36);
-      b.set(data, o + REC_HEADER);
-      pack.curLen += need;
-      pack.end += need;
-    }
-    pack.validEnd = pack.end;
-    pack.appendSeq++;
-    pack.idxStale = true;
-    this.table.set(id, pack.no, off, len);
-  }
-
-  // Hands the pack's current batch to the kernel.
-  private issue(pack: Pack): void {
-    const b = pack.cur;
-    if (!b) return;
-    pack.cur = null;
-    const len = pack.curLen;
-    const start = pack.curStart;
-    pack.curLen = 0;
-    pack.curStart = pack.end;
-    if (this.failed || len === 0) { // nothing more reaches the disk after a failure
-      this.releaseBatch(b);
-      return;
-    }
-    this.track(pack, writeAll(pack.fh!, b.subarray(0, len), start), b, len);
-  }
-
-  private track(pack: Pack, w: Promise<void>, batch: Buffer | null, bytes: number): void {
-    this.inflightBytes += bytes;
-    const p: Promise<void> = w.then(
-      () => { this.inflightBytes -= bytes; pack.inflight.delete(p); if (batch) this.releaseBatch(batch); },
-      (e) => { this.inflightBytes -= bytes; pack.inflight.delete(p); if (batch) this.releaseBatch(batch); this.fail(e); },
-    );
-    pack.inflight.add(p);
-    pack.sinceEarlySync += bytes;
-    if (pack.sinceEarlySync >= EARLY_SYNC && !pack.earlySync) {
-      // start writeback now so the fdatasync that acknowledges the write has little left to do
-      pack.sinceEarlySync = 0;
-      const fh = pack.fh!;
-      pack.earlySync = fh.datasync().then(() => {}, (e) => this.fail(e)).finally(() => { pack.earlySync = null; });
-    }
-  }
-
-  // Seals the active pack (synced, indexed) and starts the next one. Any failure here stops the
-  // store, as a failed write does.
-  private async rotate(): Promise<void> {
-    if (this.failed) throw this.storeFailed();
-    try {
-      await this.rotateInner();
-    } catch (e) {
-      this.fail(e);
-      throw this.storeFailed();
-    }
-  }
-
-  private async rotateInner(): Promise<void> {
-    const old = this.active;
-    if (old) {
-      this.active = null;
-      await this.syncPacks([old]);
-      old.writable = false;
-      await this.writeIdx(old);
-    }
-    let no = 1;
-    for (const k of this.packs.keys()) if (k >= no) no = k + 1;
-    const path = join(this.packDir, packName(no));
-    const fh = await open(path, 'wx+');
-    try {
-      await fh.write(PACK_MAGIC, 0, PACK_HEADER, 0);
-      await fh.datasync();
-      await syncDir(this.packDir); // the new file's directory entry must survive a power cut
-    } catch (e) {
-      await fh.close().catch(() => {});
-      throw e;
-    }
-    const pack = new Pack(no, path, PACK_HEADER);
-    pack.fh = fh;
-    this.openHandles++;
-    pack.writable = true;
-    pack.idxStale = true;
-    pack.lastUse = ++this.useClock;
-    this.packs.set(no, pack);
-    this.active = pack;
-    await this.evictHandles();
-  }
-
-  // Group commit: returns once every record appended before the call is on stable storage.
-  private async sync(): Promise<void> {
-    const targets: [Pack, number][] = [];
-    for (const p of this.packs.values()) if (p.appendSeq > p.syncedSeq) targets.push([p, p.appendSeq]);
-    for (;;) {
-      if (this.failed) throw this.storeFailed();
-      if (targets.every(([p, seq]) => p.syncedSeq >= seq)) return;
-      if (this.syncing) {
-        await this.syncing.catch(() => {});
-        continue;
-      }
-      const dirty = [...this.packs.values()].filter((p) => p.appendSeq > p.syncedSeq);
-      this.syncing = this.syncPacks(dirty).finally(() => { this.syncing = null; });
-      await this.syncing.catch(() => {});
-    }
-  }
-
-  private async syncPacks(packs: Pack[]): Promise<void> {
-    await Promise.all(packs.map(async (p) => {
-      const seq = p.appendSeq; // everything appended up to here is issued below
-      const end = p.end;
-      this.issue(p);
-      await Promise.all([...p.inflight]);
-      if (this.failed) throw this.storeFailed();
-      if (p.readableEnd < end) p.readableEnd = end;
-      try {
-        await p.fh!.datasync();
-      } catch (e) {
-        this.fail(e);
-        throw this.storeFailed();
-      }
-      if (p.syncedSeq < seq) p.syncedSeq = seq;
-      if (p.syncedEnd < end) p.syncedEnd = end;
-    }));
-  }
-
-  private fail(e: unknown): void {
-    if (!this.failed) this.failed = e instanceof Error ? e : new Error(String(e));
-  }
-
-  private storeFailed(): Error {
-    return new Error(`content store ${this.dir} stopped after a write error (${this.failed?.message}); restart to recover`);
   }
 
   private checkOpen(): void {
@@ -740,34 +280,7 @@ export class ChunkStore {
   private checkWritable(): void {
     this.checkOpen();
     if (this.readOnly) throw new Error(`content store ${this.dir} is open read-only`);
-    if (this.failed) throw this.storeFailed();
-  }
-
-  private async writeIdx(pack: Pack): Promise<void> {
-    await this.writeIdxs([pack]);
-  }
-
-  // Index files for several packs, from one pass over the table.
-  private async writeIdxs(packs: Pack[]): Promise<void> {
-    if (this.readOnly || packs.length === 0) return;
-    const byNo = new Map<number, { pack: Pack; covered: number; entries: IdxEntry[] }>();
-    for (const p of packs) byNo.set(p.no, { pack: p, covered: p.damaged ? p.validEnd : p.syncedEnd, entries: [] });
-    for (const e of this.table.entries()) {
-      const w = byNo.get(e.pack);
-      if (w && e.off + e.len <= w.covered) w.entries.push({ id: e.id, off: e.off, len: e.len });
-    }
-    for (const w of byNo.values()) {
-      w.entries.sort((a, b) => a.off - b.off);
-      await this.writeIdxFile(w.pack, w.covered, w.entries);
-    }
-  }
-
-  private async writeIdxFile(pack: Pack, covered: number, entries: IdxEntry[]): Promise<void> {
-    const final = join(this.packDir, idxName(pack.no));
-    await writeFileAtomicAsync(final, encodeIdx(covered, entries), 0o600);
-    await syncDir(this.packDir);
-    pack.idxCovered = covered;
-    pack.idxStale = false;
+    if (this.writer.failed) throw this.writer.storeFailed();
   }
 
   // ---------------------------------------------------------------- reading
@@ -785,7 +298,7 @@ export class ChunkStore {
     const loc = this.table.get(id);
     if (!loc) return null;
     try {
-      return await this.readOne(id, loc);
+      return await this.reader.readOne(id, loc);
     } catch (e) {
       if (e instanceof CorruptChunkError) return null;
       throw e;
@@ -793,7 +306,8 @@ export class ChunkStore {
   }
 
   async chunkList(root: Uint8Array): Promise<ChunkInfo[]> {
-    const list = await this.loadList(root);
+    this.checkOpen();
+    const list = await this.reader.loadList(root);
     const out: ChunkInfo[] = new Array(list.count);
     for (let i = 0; i < list.count; i++) out[i] = { id: list.id(i).slice(), size: list.chunkSize(i), offset: list.offsets[i] };
     return out;
@@ -801,359 +315,58 @@ export class ChunkStore {
 
   // Size of the content, from its chunk list.
   async size(root: Uint8Array, label?: string): Promise<number> {
-    return (await this.loadList(root, label)).size;
+    this.checkOpen();
+    return (await this.reader.loadList(root, label)).size;
   }
 
   async missing(root: Uint8Array): Promise<string[]> {
     this.checkOpen();
     let list: ChunkList;
     try {
-      list = await this.loadList(root);
+      list = await this.reader.loadList(root);
     } catch (e) {
       if (e instanceof MissingChunksError || e instanceof CorruptChunkError) return [hexOf(root)];
       throw e;
     }
-    return this.missingIn(list, 0, list.count);
-  }
-
-  private missingIn(list: ChunkList, from: number, to: number): string[] {
-    const out: string[] = [];
-    let seen: Set<string> | null = null;
-    for (let i = from; i < to; i++) {
-      if (this.table.has(list.id(i))) continue;
-      const h = list.idHex(i);
-      seen ??= new Set();
-      if (!seen.has(h)) { seen.add(h); out.push(h); }
-    }
-    return out;
+    return this.reader.missingIn(list, 0, list.count);
   }
 
   async read(root: Uint8Array, offset: number, length: number, label?: string): Promise<Uint8Array> {
     this.checkOpen();
-    if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) throw new RangeError(`bad read range ${offset}+${length}`);
-    const list = await this.loadList(root, label);
-    const end = Math.min(list.size, offset + length);
-    if (offset >= end) return new Uint8Array(0);
-    const first = list.find(offset);
-    const last = list.find(end - 1);
-    const miss = this.missingIn(list, first, last + 1);
-    if (miss.length) throw new MissingChunksError(miss, label);
-    const runs = this.planRuns(list, first, last + 1, label);
-    const out = Buffer.allocUnsafe(end - offset);
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < runs.length) {
-        const run = runs[next++];
-        const scratch = this.takeScratch();
-        try {
-          const chunks = await this.readRun(run, list, label, scratch);
-          for (let k = 0; k < run.items.length; k++) {
-            const it = run.items[k];
-            const cStart = list.offsets[it.i];
-            const data = chunks[k];
-            const a = Math.max(offset, cStart);
-            const b = Math.min(end, cStart + data.length);
-            out.set(data.subarray(a - cStart, b - cStart), a - offset);
-          }
-        } finally {
-          this.releaseScratch(scratch);
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(READ_AHEAD, runs.length) }, worker));
-    return new Uint8Array(out.buffer, out.byteOffset, out.length);
+    return this.reader.read(root, offset, length, label);
   }
 
   async readAll(root: Uint8Array, label?: string): Promise<Uint8Array> {
-    const list = await this.loadList(root, label);
-    return this.read(root, 0, list.size, label);
+    this.checkOpen();
+    const list = await this.reader.loadList(root, label);
+    return this.reader.read(root, 0, list.size, label);
   }
 
   // Streams the content chunk by chunk (verified), reading ahead a few runs. All chunks are
   // checked to be present before the first byte is produced.
   async *readStream(root: Uint8Array, label?: string): AsyncGenerator<Uint8Array> {
     this.checkOpen();
-    const list = await this.loadList(root, label);
-    const miss = this.missingIn(list, 0, list.count);
-    if (miss.length) throw new MissingChunksError(miss, label);
-    // plan lazily, a window at a time, so a huge file does not need a huge plan
-    const WINDOW = 256;
-    const queue: { run: Run; p: Promise<Uint8Array[]>; scratch: Buffer }[] = [];
-    let planned = 0;
-    let pendingRuns: Run[] = [];
-    const refill = (): void => {
-      while (queue.length < READ_AHEAD) {
-        if (pendingRuns.length === 0) {
-          if (planned >= list.count) return;
-          const to = Math.min(list.count, planned + WINDOW);
-          pendingRuns = this.planRuns(list, planned, to, label);
-          planned = to;
-        }
-        const run = pendingRuns.shift()!;
-        const scratch = this.takeScratch();
-        const p = this.readRun(run, list, label, scratch);
-        p.catch(() => {}); // observed when dequeued
-        queue.push({ run, p, scratch });
-      }
-    };
-    try {
-      refill();
-      while (queue.length) {
-        const { p, scratch } = queue.shift()!;
-        const chunks = await p;
-        // hand out copies (the consumer may keep them) and reuse the run buffer: a copy costs
-        // less than the page faults of fresh 4 MiB buffers
-        const copies = chunks.map((c, k) => (k > 0 && c === chunks[k - 1] ? null : Buffer.from(c)));
-        this.releaseScratch(scratch);
-        refill();
-        let last: Uint8Array | null = null;
-        for (const c of copies) {
-          if (c) last = c;
-          yield last!;
-        }
-      }
-    } finally {
-      for (const q of queue) q.p.catch(() => {});
-    }
-  }
-
-  private async loadList(root: Uint8Array, label?: string): Promise<ChunkList> {
-    this.checkOpen();
-    if (!(root instanceof Uint8Array) || root.length !== 32) throw new TypeError('content root must be 32 bytes');
-    const hex = hexOf(root);
-    const cached = this.lists.get(hex);
-    if (cached) {
-      this.lists.delete(hex); // LRU: move to the back
-      this.lists.set(hex, cached);
-      return cached;
-    }
-    if (sameId(root, EMPTY_ROOT)) {
-      const l = new ChunkList(new ChunkListBuilder(0).finish());
-      this.cacheList(hex, l);
-      return l;
-    }
-    const loc = this.table.get(root);
-    if (!loc) throw new MissingChunksError([hex], label);
-    const blob = await this.readOne(root, loc, label);
-    let list: ChunkList;
-    try {
-      list = new ChunkList(blob);
-    } catch (e) {
-      if (e instanceof InvalidChunkListError) throw new InvalidChunkListError(`${label ? `${label}: ` : ''}content root ${hex} is not a chunk list (${e.message})`);
-      throw e;
-    }
-    this.cacheList(hex, list);
-    return list;
-  }
-
-  private cacheList(hex: string, list: ChunkList): void {
-    if (list.blob.length > LIST_CACHE_BYTES / 4) return;
-    const old = this.lists.get(hex);
-    if (old) { this.lists.delete(hex); this.listBytes -= old.blob.length; }
-    this.lists.set(hex, list);
-    this.listBytes += list.blob.length;
-    for (const [k, v] of this.lists) {
-      if (this.listBytes <= LIST_CACHE_BYTES) break;
-      this.lists.delete(k);
-      this.listBytes -= v.blob.length;
-    }
-  }
-
-  // Groups chunks [from, to) of a list into runs of records adjacent in one pack.
-  private planRuns(list: ChunkList, from: number, to: number, label?: string): Run[] {
-    const runs: Run[] = [];
-    let run: Run | null = null;
-    for (let i = from; i < to; i++) {
-      if (run && i > from && sameIdAt(list, i, i - 1)) {
-        run.items.push({ i, off: 0, len: 0, repeat: true });
-        continue;
-      }
-      const loc = this.table.get(list.id(i));
-      if (!loc) throw new MissingChunksError([list.idHex(i)], label);
-      if (loc.len !== list.chunkSize(i)) {
-        // checked again against the bytes read; caught here before anything is allocated
-        throw new InvalidChunkListError(`${label ? `${label}: ` : ''}chunk list says chunk ${list.idHex(i)} has ${list.chunkSize(i)} bytes, it has ${loc.len}`);
-      }
-      const pack = this.packs.get(loc.pack)!;
-      if (run && run.pack === pack && loc.off === run.end + REC_HEADER && loc.off + loc.len - run.start <= READ_RUN) {
-        run.items.push({ i, off: loc.off, len: loc.len, repeat: false });
-        run.end = loc.off + loc.len;
-      } else {
-        run = { pack, start: loc.off, end: loc.off + loc.len, items: [{ i, off: loc.off, len: loc.len, repeat: false }] };
-        runs.push(run);
-      }
-    }
-    return runs;
-  }
-
-  // Reads a run with one pread (into `into` when given) and verifies every chunk in it (on the
-  // hash worker when the run is big); returns the chunks' bytes.
-  private async readRun(run: Run, list: ChunkList, label?: string, into?: Buffer): Promise<Uint8Array[]> {
-    const size = run.end - run.start;
-    const buf = await this.readAt(run.pack, run.start, size, into);
-    const out: Uint8Array[] = [];
-    const ranges: number[] = [];
-    const which: number[] = [];
-    let prev: Uint8Array | null = null;
-    for (let k = 0; k < run.items.length; k++) {
-      const it = run.items[k];
-      let data: Uint8Array;
-      if (it.repeat) {
-        data = prev!;
-      } else {
-        const o = it.off - run.start;
-        data = buf.subarray(o, o + it.len);
-        if (data.length !== it.len) throw this.corrupt(list.id(it.i), label);
-        ranges.push(o, it.len);
-        which.push(k);
-        prev = data;
-      }
-      // the chunk may be genuine, but the list must also tell its true length
-      if (data.length !== list.chunkSize(it.i)) {
-        throw new InvalidChunkListError(`${label ? `${label}: ` : ''}chunk list says chunk ${list.idHex(it.i)} has ${list.chunkSize(it.i)} bytes, it has ${data.length}`);
-      }
-      out.push(data);
-    }
-    const ids = USE_WORKER && into && buf.buffer === into.buffer && size >= INLINE_HASH
-      ? await this.hasher.hashRanges(into, ranges)
-      : hashRangesInline(buf, ranges);
-    for (let j = 0; j < which.length; j++) {
-      const id = list.id(run.items[which[j]].i);
-      if (!sameId(ids.subarray(j * 32, j * 32 + 32), id)) throw this.corrupt(id, label);
-    }
-    return out;
-  }
-
-  private takeScratch(): Buffer {
-    return this.readPool.pop() ?? Buffer.from(new SharedArrayBuffer(READ_RUN));
-  }
-
-  private releaseScratch(b: Buffer): void {
-    if (this.readPool.length < 4) this.readPool.push(b);
-  }
-
-  private async readOne(id: Uint8Array, loc: Loc, label?: string): Promise<Uint8Array> {
-    const pack = this.packs.get(loc.pack)!;
-    const data = await this.readAt(pack, loc.off, loc.len);
-    if (data.length !== loc.len || !sameId(sha256(data), id)) throw this.corrupt(id, label);
-    return data;
-  }
-
-  // Drops a chunk found corrupt from the index (so it reads as missing and gets fetched again)
-  // and returns the error to throw.
-  private corrupt(id: Uint8Array, label?: string): CorruptChunkError {
-    const hex = hexOf(id);
-    const loc = this.table.get(id);
-    if (loc) {
-      this.table.delete(id);
-      const p = this.packs.get(loc.pack);
-      if (p) p.idxStale = true;
-    }
-    this.lists.delete(hex);
-    return new CorruptChunkError(hex, label);
-  }
-
-  private async readAt(pack: Pack, off: number, len: number, into?: Buffer): Promise<Buffer> {
-    if (off + len > pack.readableEnd) {
-      // part of it may still be queued or in flight: write it out first
-      const end = pack.end;
-      this.issue(pack);
-      await Promise.all([...pack.inflight]);
-      if (pack.readableEnd < end) pack.readableEnd = end;
-    }
-    const fh = await this.handle(pack);
-    pack.pins++;
-    try {
-      const buf = into && into.length >= len ? into.subarray(0, len) : Buffer.allocUnsafe(len);
-      let got = 0;
-      while (got < len) {
-        const { bytesRead } = await fh.read(buf, got, len - got, off + got);
-        if (bytesRead === 0) break;
-        got += bytesRead;
-      }
-      return got === len ? buf : buf.subarray(0, got);
-    } finally {
-      pack.pins--;
-    }
-  }
-
-  private async handle(pack: Pack): Promise<FileHandle> {
-    pack.lastUse = ++this.useClock;
-    if (pack.fh) return pack.fh;
-    const fh = await open(pack.path, 'r');
-    if (pack.fh) { await fh.close(); return pack.fh; }
-    pack.fh = fh;
-    this.openHandles++;
-    void this.evictHandles();
-    return fh;
-  }
-
-  private async evictHandles(): Promise<void> {
-    while (this.openHandles > MAX_OPEN_PACKS) {
-      let victim: Pack | null = null;
-      for (const p of this.packs.values()) {
-        if (!p.fh || p.writable || p.pins > 0 || p.inflight.size > 0) continue;
-        if (!victim || p.lastUse < victim.lastUse) victim = p;
-      }
-      if (!victim) return;
-      await this.closeHandle(victim);
-    }
-  }
-
-  private async closeHandle(p: Pack): Promise<void> {
-    const fh = p.fh;
-    if (!fh) return;
-    p.fh = null;
-    this.openHandles--;
-    await fh.close().catch(() => {});
+    yield* this.reader.stream(root, label);
   }
 
   // ---------------------------------------------------------------- stats, close
 
   async stats(referenced?: Iterable<Uint8Array>): Promise<StoreStats> {
     this.checkOpen();
-    let packBytes = 0;
-    for (const p of this.packs.values()) packBytes += p.end;
-    const out: StoreStats = { chunksStored: this.table.count, bytesStored: this.table.bytes, referenced: 0, missing: 0, logicalBytes: 0, packBytes, packs: this.packs.size };
-    if (!referenced) return out;
-    const seen = new Set<string>();
-    for (const root of referenced) {
-      const hex = hexOf(root);
-      let list: ChunkList | null = null;
-      try {
-        list = await this.loadList(root);
-      } catch (e) {
-        if (!(e instanceof MissingChunksError || e instanceof CorruptChunkError || e instanceof InvalidChunkListError)) throw e;
-      }
-      if (!seen.has(hex)) {
-        seen.add(hex);
-        out.referenced++;
-        if (!list && !sameId(root, EMPTY_ROOT)) out.missing++;
-      }
-      if (!list) continue;
-      out.logicalBytes += list.size;
-      for (let i = 0; i < list.count; i++) {
-        const h = list.idHex(i);
-        if (seen.has(h)) continue;
-        seen.add(h);
-        out.referenced++;
-        if (!this.table.has(list.id(i))) out.missing++;
-      }
-    }
-    return out;
+    return storeStats(this.packFiles, this.reader, referenced);
   }
 
   // Test hook: drops the store as a killed process would (queued records are lost, no index
   // files written), leaving the directory to be reopened.
   async crashForTests(): Promise<void> {
     this.closed = true;
-    this.fail(new Error('simulated crash'));
+    this.writer.fail(new Error('simulated crash'));
     await this.hasher.close();
     for (const p of this.packs.values()) {
-      if (p.cur) { this.releaseBatch(p.cur); p.cur = null; }
+      if (p.cur) { this.writer.releaseBatch(p.cur); p.cur = null; }
       await Promise.all([...p.inflight]).catch(() => {});
       if (p.earlySync) await p.earlySync.catch(() => {});
-      await this.closeHandle(p);
+      await this.handles.close(p);
     }
     await this.releaseLock();
   }
@@ -1161,17 +374,17 @@ export class ChunkStore {
   async close(): Promise<void> {
     if (this.closed) return;
     try {
-      if (!this.readOnly && !this.failed) {
-        while (this.rotating) await this.rotating.catch(() => {});
-        await this.sync();
-        await this.writeIdxs([...this.packs.values()].filter((p) => p.idxStale || p.idxCovered < (p.damaged ? p.validEnd : p.syncedEnd)));
+      if (!this.readOnly && !this.writer.failed) {
+        while (this.writer.rotating) await this.writer.rotating.catch(() => {});
+        await this.writer.sync();
+        await writeIndexes(this.packFiles, [...this.packs.values()].filter((p) => p.idxStale || p.idxCovered < (p.damaged ? p.validEnd : p.syncedEnd)));
       }
     } finally {
       this.closed = true;
       for (const p of this.packs.values()) {
         await Promise.all([...p.inflight]).catch(() => {});
         if (p.earlySync) await p.earlySync.catch(() => {});
-        await this.closeHandle(p);
+        await this.handles.close(p);
       }
       this.lists.clear();
       await this.hasher.close();
@@ -1180,104 +393,3 @@ export class ChunkStore {
   }
 }
 
-function sameIdAt(list: ChunkList, i: number, j: number): boolean {
-  return sameId(list.id(i), list.id(j));
-}
-
-async function writeAll(fh: FileHandle, buf: Uint8Array, pos: number): Promise<void> {
-  let done = 0;
-  while (done < buf.length) {
-    const { bytesWritten } = await fh.write(buf, done, buf.length - done, pos + done);
-    if (bytesWritten <= 0) throw new Error('write wrote nothing');
-    done += bytesWritten;
-  }
-}
-
-// writev of many buffers at a position, coping with IOV_MAX and short writes.
-async function writevAll(fh: FileHandle, bufs: Uint8Array[], pos: number): Promise<void> {
-  let i = 0;
-  while (i < bufs.length) {
-    const group = bufs.slice(i, i + IOV_MAX);
-    let total = 0;
-    for (const b of group) total += b.length;
-    let written = 0;
-    while (written < total) {
-      let rest: Uint8Array[] = group;
-      if (written > 0) {
-        rest = [];
-        let skip = written;
-        for (const b of group) {
-          if (skip >= b.length) { skip -= b.length; continue; }
-          rest.push(skip > 0 ? b.subarray(skip) : b);
-          skip = 0;
-        }
-      }
-      const { bytesWritten } = await fh.writev(rest as NodeJS.ArrayBufferView[], pos + written);
-      if (bytesWritten <= 0) throw new Error('writev wrote nothing');
-      written += bytesWritten;
-    }
-    pos += total;
-    i += IOV_MAX;
-  }
-}
-
-// Reads a file in 1 MiB pieces with one read ahead, into a small ring of buffers reused once
-// nothing refers to them any more (fresh memory costs a page fault per 4 KiB).
-async function* readPieces(fh: FileHandle, size: number, ctx: IngestCtx): AsyncGenerator<Uint8Array> {
-  const SIZE = Math.max(4096, Math.min(1 << 20, size));
-  const ring: Buffer[] = [];
-  let next = 0;
-  const take = (current: Buffer | null): Buffer => {
-    for (let k = 0; k < ring.length; k++) {
-      const b = ring[next];
-      next = (next + 1) % ring.length;
-      if (b !== current && !ctx.inUse(b.buffer)) return b;
-    }
-    const b = Buffer.allocUnsafeSlow(SIZE);
-    if (ring.length < 8) ring.push(b);
-    return b;
-  };
-  const issue = (at: number, current: Buffer | null) => fh.read(take(current), 0, SIZE, at);
-  let pos = 0;
-  let cur = issue(0, null);
-  try {
-    for (;;) {
-      const { bytesRead, buffer } = await cur;
-      if (bytesRead === 0) return;
-      pos += bytesRead;
-      cur = issue(pos, buffer); // read ahead while the caller works on this piece
-      yield buffer.subarray(0, bytesRead);
-    }
-  } finally {
-    await cur.catch(() => {});
-  }
-}
-
-async function syncDir(path: string): Promise<void> {
-  const fh = await open(path, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-// Start time of a process (field 22 of /proc/PID/stat), so a reused pid is not taken for the
-// lock holder; empty where /proc is not available.
-function procStart(pid: number): string {
-  try {
-    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return s.slice(s.lastIndexOf(')') + 2).split(' ')[19] ?? '';
-  } catch {
-    return '';
-  }
-}
