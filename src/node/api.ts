@@ -37,7 +37,8 @@ export class FsApi {
     const p = normalizePath(path);
     const n = this.fs.state.lookup(p);
     if (!n) throw new UserError(`no such file or directory: ${this.fs.name}:${p}`, 'ENOENT');
-    const entry = (name: string, c: NonNullable<typeof n>) => ({ name, type: c.type, size: c.size, mode: c.mode, mtime: c.mtime, target: c.target || undefined });
+    // owner/group as recorded (names), absent when not recorded
+    const entry = (name: string, c: NonNullable<typeof n>) => ({ name, type: c.type, size: c.size, mode: c.mode, mtime: c.mtime, owner: c.owner || undefined, group: c.group || undefined, target: c.target || undefined });
     if (n.type !== 'dir') return [entry(p.slice(p.lastIndexOf('/') + 1), n)];
     return this.fs.state.readdir(p).map((name) => entry(name, this.fs.state.lookup(p === '/' ? '/' + name : p + '/' + name)!));
   }
