@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Idempotent setup: Node 24 into .toolchain/ when the system Node is older than 22, Debian's
-# libfuse2 + fuse (FUSE mounts), iproute2 (namespace tests) and the npm dependencies from the
-# lockfile. Quiet when everything is already there.
+# libfuse2 + fuse (FUSE mounts), iproute2 (namespace tests), autoconf, automake, build-essential
+# and perl (pjdfstest's build and prove) and the npm dependencies from the lockfile. Quiet when
+# everything is already there.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -19,6 +20,11 @@ command -v fusermount >/dev/null || missing+=(fuse)
 command -v ip >/dev/null || missing+=(iproute2)
 command -v rsync >/dev/null || missing+=(rsync)
 command -v git >/dev/null || missing+=(git)
+# pjdfstest (test/fuse/pjdfstest.test.ts) is built from source in the test run, run by prove
+command -v autoreconf >/dev/null || missing+=(autoconf)
+command -v automake >/dev/null || missing+=(automake)
+{ command -v cc >/dev/null && command -v make >/dev/null; } || missing+=(build-essential)
+command -v prove >/dev/null || missing+=(perl)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "setup: installing Debian packages: ${missing[*]}" >&2
