@@ -12,6 +12,7 @@ if [ ! -f "$SRC/pjdfstest.c" ]; then
   echo "pjdfstest-build: no pjdfstest source at $SRC (set PJDFSTEST_SRC)" >&2
   exit 2
 fi
+SRC="$(cd "$SRC" && pwd -P)"
 for tool in autoreconf cc make; do
   command -v "$tool" >/dev/null || { echo "pjdfstest-build: $tool is missing; run scripts/setup.sh as root (Debian: autoconf automake build-essential)" >&2; exit 2; }
 done
