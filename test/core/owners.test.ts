@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { createEntry } from '../../src/log/sign.ts';
 import { decodeEntry, VERSION, VERSION_OWNERS } from '../../src/log/codec.ts';
 import { Dag } from '../../src/log/dag.ts';
 import { Kind } from '../../src/log/entry.ts';

@@ -38,6 +38,9 @@ test('chown/chgrp are recorded by name: shown by stat and basefs ls -l, kept acr
   // a new version of the file (written through the mount) keeps its owner
   must('echo changed > key', { cwd: m });
   assert.equal(stat(m, 'key'), 'nobody:nogroup 65534:65534 600');
+  // ... and so does one written with the CLI (through the running node)
+  f.ok(`write ${f.name}:/conf/a`, { input: 'from the cli\n' });
+  assert.equal(lsOwner(f.ok(`ls -l ${f.name}:/conf`), 'a'), '4242:4343');
   // chown -1 -1 and a chown to what is recorded append nothing
   const before = f.ok(`--json status ${f.name}`);
   must('chown nobody key && chgrp nogroup key', { cwd: m });
