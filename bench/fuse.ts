@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join, resolve } from 'node:path';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { metaBench, META_DIRS, META_FILES, type MetaTimes } from './fuse-meta.ts';
 
 // FUSE benchmark: the same fio jobs and the same tarball extraction on a basefs mount and on
 // the disk under it (the mount's data dir lives on that disk), in one run, as ratios.
@@ -11,8 +12,11 @@ import { fileURLToPath } from 'node:url';
 //   random read       fio rw=randread bs=4k, 15 s, page cache dropped first
 //   extraction        tar -xf of this repo's src/ + node_modules/@libp2p (thousands of files);
 //                     on disk with and without a final sync (every close on basefs is durable)
-// BENCH_FUSE_MB sets the fio file size (default 1024). Goals (docs/FUSE.md): write >= 30% and
-// read >= 50% of the disk, extraction within 10x.
+//   metadata          10,000 files of 4 KiB in 100 directories: create, stat, read, remove
+//                     (bench/fuse-meta.ts)
+// BENCH_FUSE_MB sets the fio file size (default 1024); BENCH_FUSE_ONLY=meta runs only the
+// metadata rows. Goals (docs/FUSE.md): write >= 30% and read >= 50% of the disk, extraction
+// within 10x, metadata create within 5x and the rest within 3x.
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const BIN = join(ROOT, 'bin', 'basefs');
@@ -109,6 +113,32 @@ export async function runFuseBench(): Promise<string> {
     mounted = true;
     const pid: number = info.pid;
 
+    const onlyMeta = process.env.BENCH_FUSE_ONLY === 'meta';
+    const meta: Record<string, MetaTimes> = {};
+    let diskMetaSync = 0;
+    for (const [label, target] of [['disk', disk], ['basefs', mnt]] as const) {
+      process.stderr.write(`bench fuse: metadata on ${label}\n`);
+      const root = join(target, 'meta');
+      mkdirSync(root);
+      meta[label] = metaBench(root);
+      if (label === 'disk') {
+        // the create again, then a sync, for the durable comparison (basefs's closes are)
+        must('rm', ['-rf', root]);
+        mkdirSync(root);
+        diskMetaSync = timeIt(() => {
+          metaBench(root, ['create']);
+          must('sync', ['-f', root]);
+        });
+        must('rm', ['-rf', root]);
+      }
+    }
+    const metaRows = metaTable(meta.disk, meta.basefs, diskMetaSync);
+    if (onlyMeta) {
+      cli(['unmount', 'bench']);
+      mounted = false;
+      return ['## FUSE metadata', '', ...metaRows, '', `Load average (1 min) at start / end: ${load0.toFixed(1)} / ${loadavg()[0].toFixed(1)} on ${cpuCount()} cores.`, ''].join('\n');
+    }
+
     const res: Record<string, { w: Fio; r: Fio; rr: Fio }> = {};
     for (const [label, target] of [['disk', disk], ['basefs', mnt]] as const) {
       process.stderr.write(`bench fuse: fio on ${label} (${MB} MiB)\n`);
@@ -152,6 +182,7 @@ export async function runFuseBench(): Promise<string> {
       `| sequential read, 1 MiB blocks | ${f1(d.r.mibps)} MiB/s | ${f1(b.r.mibps)} MiB/s | ${pct(b.r.mibps, d.r.mibps)} | >= 50% |`,
       `| random read, 4 KiB, 15 s | ${Math.round(d.rr.iops)} IOPS | ${Math.round(b.rr.iops)} IOPS | ${pct(b.rr.iops, d.rr.iops)} | - |`,
       `| tar -xf until tar exits (disk: + sync; basefs: every close is durable when it returns, docs/FUSE.md) | ${f1(diskTar)} s (${f1(diskSync)} s) | ${f1(fuseTar)} s | ${f1(fuseTar / diskTar)}x (${f1(fuseTar / diskSync)}x) | within 10x |`,
+      ...metaRows.slice(2),
       '',
       `Load average (1 min) at start / end: ${load0.toFixed(1)} / ${loadavg()[0].toFixed(1)} on ${cpuCount()} cores: the FUSE path is CPU- and scheduling-bound (every request crosses kernel, libfuse thread and the Node event loop), the disk path mostly is not, so a busy machine lowers the ratios.`,
       '',
@@ -163,6 +194,20 @@ export async function runFuseBench(): Promise<string> {
     if (readFileSync('/proc/self/mountinfo', 'utf8').includes(` ${mnt} `)) sh('fusermount', ['-uz', mnt]);
     if (!readFileSync('/proc/self/mountinfo', 'utf8').includes(` ${mnt} `)) rmSync(dir, { recursive: true, force: true });
   }
+}
+
+// Rows (with the table header) for the metadata phases; the disk's create also with a sync.
+function metaTable(d: MetaTimes, b: MetaTimes, diskCreateSync: number): string[] {
+  const what = `${META_FILES.toLocaleString('en')} files of 4 KiB in ${META_DIRS} directories`;
+  const row = (label: string, ds: string, bs: number, ratio: string, goal: string) => `| metadata: ${label} | ${ds} | ${f1(bs)} s | ${ratio} | ${goal} |`;
+  return [
+    '| test | disk | basefs | basefs / disk | goal |',
+    '|---|---|---|---|---|',
+    row(`create ${what} (disk: + sync)`, `${f1(d.create)} s (${f1(diskCreateSync)} s)`, b.create, `${f1(b.create / d.create)}x (${f1(b.create / diskCreateSync)}x)`, 'within 5x'),
+    row('stat each (cold)', `${f1(d.stat)} s`, b.stat, `${f1(b.stat / d.stat)}x`, 'within 3x'),
+    row('read each (cold)', `${f1(d.read)} s`, b.read, `${f1(b.read / d.read)}x`, 'within 3x'),
+    row('remove each, then the directories', `${f1(d.remove)} s`, b.remove, `${f1(b.remove / d.remove)}x`, 'within 3x'),
+  ];
 }
 
 if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('/bench/fuse.ts')) {

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Idempotent setup: Node 24 into .toolchain/ when the system Node is older than 22, Debian's
 # libfuse2 + fuse (FUSE mounts), iproute2 (namespace tests), build-essential + python3 (to build
-# fuse-native), the npm dependencies from the lockfile, then fuse-native's binding built from
-# source with our patch (scripts/build-fuse-native.sh). Quiet when everything is already there.
+# fuse-native), autoconf, automake and perl (pjdfstest's build and prove), the npm dependencies
+# from the lockfile, then fuse-native's binding built from source with our patch
+# (scripts/build-fuse-native.sh). Quiet when everything is already there.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -22,6 +23,10 @@ command -v rsync >/dev/null || missing+=(rsync)
 command -v git >/dev/null || missing+=(git)
 { command -v gcc && command -v g++ && command -v make && command -v patch; } >/dev/null || missing+=(build-essential)
 command -v python3 >/dev/null || missing+=(python3)
+# pjdfstest (test/fuse/pjdfstest.test.ts) is built from source in the test run, run by prove
+command -v autoreconf >/dev/null || missing+=(autoconf)
+command -v automake >/dev/null || missing+=(automake)
+command -v prove >/dev/null || missing+=(perl)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "setup: installing Debian packages: ${missing[*]}" >&2

@@ -168,7 +168,8 @@ export function registerLogCommands(program: Command): void {
       const g = globals(cmd);
       const t = parseTarget(g, target);
       const rows = await withApi(g, t.name, (api) => api.ls(t.path));
-      out(g.json, rows, () => o.l ? table(rows.map((r) => [modeString(r.type, r.mode), String(r.size), new Date(r.mtime).toISOString(), esc(r.name) + (r.type === 'dir' ? '/' : '') + (r.target ? ` -> ${esc(r.target)}` : '')])) : rows.map((r) => esc(r.name) + (r.type === 'dir' ? '/' : '')).join('\n'));
+      // owner/group: as recorded in the log ('-' when never set; a mount shows its fallback)
+      out(g.json, rows, () => o.l ? table(rows.map((r) => [modeString(r.type, r.mode), esc(r.owner ?? '-'), esc(r.group ?? '-'), String(r.size), new Date(r.mtime).toISOString(), esc(r.name) + (r.type === 'dir' ? '/' : '') + (r.target ? ` -> ${esc(r.target)}` : '')])) : rows.map((r) => esc(r.name) + (r.type === 'dir' ? '/' : '')).join('\n'));
     });
 
   program

@@ -166,7 +166,7 @@ export class Committer {
         if (df.discarded || !df.pending) return;
         const gen = df.gen;
         const ref = await df.store();
-        prepared.set(df, { item: df, gen, ref, draft: { kind: Kind.WRITE, path: df.path, root: ref.root, size: ref.size, mode: df.mode & 0o7777, mtime: df.mtime } });
+        prepared.set(df, { item: df, gen, ref, draft: { kind: Kind.WRITE, path: df.path, root: ref.root, size: ref.size, mode: df.mode & 0o7777, mtime: df.mtime, owner: df.owner, group: df.group } });
       }).catch((e) => { errors.set(df, e); });
     }));
     // in queue order, without files unlinked meanwhile; a file needs its directory (in the view

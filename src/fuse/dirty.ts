@@ -36,6 +36,8 @@ export class DirtyFile {
   path: string;
   mode: number;
   mtime: number;
+  owner = ''; // as the log records them (names; '' = not recorded)
+  group = '';
   ctime: number; // the last change, shown until the commit (then the entry's time)
   base: ContentRef | null; // last committed content (null: none / empty)
   inLog: boolean; // the path has a committed version

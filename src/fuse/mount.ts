@@ -99,7 +99,7 @@ export async function mountFilesystem(fs: Filesystem, dir: string, o: { debug?: 
   const abs = resolve(dir);
   prepareMountpoint(abs);
   const { Fuse, utimensFixed } = loadFuse();
-  const ops = new FuseFs(fs, contentIO(fs.content, { fetch: o.fetch }), { utimensFixed });
+  const ops = new FuseFs(fs, contentIO(fs.content, { fetch: o.fetch }), { utimensFixed, allowOther: !!o.allowOther });
   const t = String(ATTR_TIMEOUT);
   // fuse-native only knows a fixed list of -o options and skips zero values; the extra ones
   // ride along in fsname (it is joined into one comma-separated -o string).

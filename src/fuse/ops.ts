@@ -13,6 +13,8 @@ import { Reader } from './reader.ts';
 import { refuseLongPaths } from './names.ts';
 import { saveLost as saveLostBytes } from './lost.ts';
 import { Times } from './times.ts';
+import { IdMap } from './owners.ts';
+import { chownNames, type Owned } from './chown.ts';
 import { ConflictTree, type VNode } from './conflicts.ts';
 import type { FuseOps, FuseStat, FuseStatfs } from './native.ts';
 import {
@@ -39,6 +41,7 @@ const HIDDEN_RE = /^\.fuse_hidden[0-9a-f]{16}$/;
 // as this many milliseconds (only with the patched binding, see native.ts).
 const NOW_OR_OMIT = 1073;
 const SNAP_CACHE = 8;
+const NOT_OWNED: Owned = {};
 
 type Where =
   | { k: 'live'; path: string }
@@ -85,17 +88,21 @@ interface Handle {
 }
 
 // What a live path is, with queued (not yet committed) changes applied.
-type Node = Pick<Inode, 'type' | 'mode' | 'mtime' | 'size' | 'root' | 'target'> & { entryId?: string; attrId?: string; ctime?: number };
+type Node = Pick<Inode, 'type' | 'mode' | 'mtime' | 'size' | 'root' | 'target'> & Owned & { entryId?: string; attrId?: string; ctime?: number };
 
 interface PendingDir {
   mode: number;
   mtime: number;
+  owner?: string;
+  group?: string;
   op: Op;
 }
 
 interface PendingAttrs {
   mode?: number;
   mtime?: number;
+  owner: string;
+  group: string;
   at: number; // when it was asked for: the ctime until it lands
   op: Op;
 }
@@ -113,6 +120,8 @@ interface Hidden {
 export interface FuseFsOptions {
   uid?: number;
   gid?: number;
+  allowOther?: boolean; // mounted with default_permissions: the kernel checks chown's caller
+  ids?: IdMap;
   utimensFixed?: boolean; // fuse-native passes the real mtime (see native.ts)
 }
 
@@ -123,6 +132,8 @@ export class FuseFs {
   private readonly io: ContentIO;
   private readonly uid: number;
   private readonly gid: number;
+  private readonly ids: IdMap;
+  private readonly allowOther: boolean;
   private readonly utimensFixed: boolean;
   private readonly tmpDir: string;
   private readonly lostDir: string;
@@ -148,6 +159,8 @@ export class FuseFs {
     this.io = io;
     this.uid = o.uid ?? process.getuid?.() ?? 0;
     this.gid = o.gid ?? process.getgid?.() ?? 0;
+    this.ids = o.ids ?? new IdMap({ uid: this.uid, gid: this.gid });
+    this.allowOther = !!o.allowOther;
     this.utimensFixed = !!o.utimensFixed;
     this.tmpDir = join(fs.dir, 'fuse-tmp');
     this.lostDir = join(fs.dir, 'fuse-lost');
@@ -218,12 +231,12 @@ export class FuseFs {
 
   // ------------------------------------------------------------------ attributes
 
-  private stat(type: 'dir' | 'file' | 'symlink', perm: number, size: number, mtime: number, atime = mtime, ctime = mtime): FuseStat {
+  private stat(type: 'dir' | 'file' | 'symlink', perm: number, size: number, mtime: number, atime = mtime, ctime = mtime, own: Owned = NOT_OWNED): FuseStat {
     const bits = type === 'dir' ? S_IFDIR : type === 'symlink' ? S_IFLNK : S_IFREG;
     return {
       mode: bits | perm,
-      uid: this.uid,
-      gid: this.gid,
+      uid: this.ids.uidOf(own.owner),
+      gid: this.ids.gidOf(own.group),
       size,
       nlink: 1,
       mtime,
@@ -240,26 +253,26 @@ export class FuseFs {
     if (n.type === 'dir') {
       let perm = n.mode & 0o7777;
       if (!canWrite) perm &= ~0o222;
-      if (live === undefined) return this.stat('dir', perm, 4096, n.mtime, n.mtime, ctime);
+      if (live === undefined) return this.stat('dir', perm, 4096, n.mtime, n.mtime, ctime, n as Owned);
       const mtime = this.times.dirMtime(live, n.mtime);
-      return this.stat('dir', perm, 4096, mtime, this.times.atime(live, mtime), this.times.dirCtime(live, ctime));
+      return this.stat('dir', perm, 4096, mtime, this.times.atime(live, mtime), this.times.dirCtime(live, ctime), n as Owned);
     }
     const atime = live === undefined ? n.mtime : this.times.atime(live, n.mtime);
-    if (n.type === 'symlink') return this.stat('symlink', 0o777, Buffer.byteLength(n.target ?? ''), n.mtime, atime, ctime);
+    if (n.type === 'symlink') return this.stat('symlink', 0o777, Buffer.byteLength(n.target ?? ''), n.mtime, atime, ctime, n as Owned);
     let perm = n.mode & 0o7777;
     if (!canWrite) perm &= ~0o222;
-    return this.stat('file', perm, n.size, n.mtime, atime, ctime);
+    return this.stat('file', perm, n.size, n.mtime, atime, ctime, n as Owned);
   }
 
   // A live path as the mount shows it: the view plus queued MKDIR/SETATTR (not files: see dirty).
   private look(path: string): Node | null {
     const pd = this.pendingDirs.get(path);
     if (!pd && this.pendingDeletes.has(path)) return null;
-    const n: Node | null = pd ? { type: 'dir', mode: pd.mode, mtime: pd.mtime, size: 0, root: null, target: '', ctime: pd.mtime } : this.fs.state.lookup(path);
+    const n: Node | null = pd ? { type: 'dir', mode: pd.mode, mtime: pd.mtime, size: 0, root: null, target: '', ctime: pd.mtime, owner: pd.owner, group: pd.group } : this.fs.state.lookup(path);
     if (!n) return null;
     const pa = this.pendingAttrs.get(path);
     if (!pa) return n;
-    return { type: n.type, mode: pa.mode ?? n.mode, mtime: pa.mtime ?? n.mtime, size: n.size, root: n.root, target: n.target, ctime: pa.at };
+    return { type: n.type, mode: pa.mode ?? n.mode, mtime: pa.mtime ?? n.mtime, size: n.size, root: n.root, target: n.target, ctime: pa.at, owner: pa.owner, group: pa.group };
   }
 
   private queueOp(draft: Draft, done: (err: unknown | null) => void): Op {
@@ -270,17 +283,19 @@ export class FuseFs {
 
   // chmod/utimens of a path without local file changes: a queued SETATTR, merged with one
   // still waiting for the same path.
-  private queueAttrs(path: string, n: Node, a: { mode?: number; mtime?: number }): Op {
+  private queueAttrs(path: string, n: Node, a: { mode?: number; mtime?: number } & Owned): Op {
     const cur = this.pendingAttrs.get(path);
     if (cur && !cur.op.taken) {
       if (a.mode !== undefined) cur.mode = a.mode;
       if (a.mtime !== undefined) cur.mtime = a.mtime;
+      if (a.owner !== undefined) cur.owner = a.owner;
+      if (a.group !== undefined) cur.group = a.group;
       cur.at = Date.now();
-      cur.op.draft = { ...cur.op.draft, mode: cur.mode ?? cur.op.draft.mode, mtime: cur.mtime ?? cur.op.draft.mtime };
+      cur.op.draft = { ...cur.op.draft, mode: cur.mode ?? cur.op.draft.mode, mtime: cur.mtime ?? cur.op.draft.mtime, owner: cur.owner, group: cur.group };
       return cur.op;
     }
-    const pa: PendingAttrs = { mode: a.mode ?? n.mode & 0o7777, mtime: a.mtime ?? n.mtime, at: Date.now(), op: null as unknown as Op };
-    pa.op = this.queueOp({ kind: Kind.SETATTR, path, mode: pa.mode!, mtime: pa.mtime! }, () => {
+    const pa: PendingAttrs = { mode: a.mode ?? n.mode & 0o7777, mtime: a.mtime ?? n.mtime, owner: a.owner ?? n.owner ?? '', group: a.group ?? n.group ?? '', at: Date.now(), op: null as unknown as Op };
+    pa.op = this.queueOp({ kind: Kind.SETATTR, path, mode: pa.mode!, mtime: pa.mtime!, owner: pa.owner, group: pa.group }, () => {
       if (this.pendingAttrs.get(path) === pa) this.pendingAttrs.delete(path);
     });
     this.pendingAttrs.set(path, pa);
@@ -326,7 +341,7 @@ export class FuseFs {
       const h = this.hidden.get(path);
       if (h) return h.type === 'symlink' ? this.stat('symlink', 0o777, h.size, h.mtime) : this.stat('file', h.mode & 0o7777, h.df ? h.df.size : h.size, h.df ? h.df.mtime : h.mtime);
       const df = this.dirty.get(path);
-      if (df) return this.stat('file', this.writable(path) ? df.mode & 0o7777 : df.mode & 0o7555, df.size, df.mtime, this.times.atime(path, df.mtime), df.ctime);
+      if (df) return this.stat('file', this.writable(path) ? df.mode & 0o7777 : df.mode & 0o7555, df.size, df.mtime, this.times.atime(path, df.mtime), df.ctime, df);
       const n = this.look(path);
       if (!n) return ENOENT;
       return this.inodeStat(n, n.type === 'dir' ? this.dirWritable(path) : this.writable(path), path);
@@ -438,6 +453,8 @@ export class FuseFs {
   private newDirty(path: string, n: Inode | null): DirtyFile {
     const base: ContentRef | null = n && n.type === 'file' && n.root ? { root: n.root, size: n.size } : null;
     const df = new DirtyFile(path, { mode: n ? n.mode & 0o7777 : 0o644, mtime: n?.mtime ?? Date.now(), ctime: n ? this.times.ctime(n) : undefined, base, inLog: !!n, tmpDir: this.tmpDir, io: this.io });
+    df.owner = n?.owner ?? '';
+    df.group = n?.group ?? '';
     this.dirty.set(path, df);
     return df;
   }
@@ -900,12 +917,7 @@ export class FuseFs {
         await this.committer.landed(this.queueAttrs(path, n, { mode: perm }));
       }),
 
-      chown: (path, _uid, _gid, cb) => this.go('chown', path, cb, () => {
-        // Ownership is not part of the log: accepted and ignored, so cp -a, tar and rsync work.
-        if (where(path).k !== 'live') fail(EROFS);
-        const s = this.statOf(path);
-        if (typeof s === 'number') fail(s);
-      }),
+      chown: (path, uid, gid, cb) => this.go('chown', path, cb, () => this.chown(path, uid, gid)),
 
       utimens: (path, atime, mtime, cb) => this.go('utimens', path, cb, async () => {
         if (where(path).k !== 'live') fail(EROFS);
@@ -952,6 +964,43 @@ export class FuseFs {
 
       link: (_src, dest, cb) => cb(where(dest).k === 'live' ? EPERM : EROFS), // no hard links
     };
+  }
+
+  // chown/chgrp/fchown: owner and group by name (docs/FUSE.md, "Owners"). Like chmod, on a file
+  // with local changes they go with its WRITE, otherwise they are a SETATTR.
+  private async chown(path: string, uid: number, gid: number): Promise<void> {
+    if (where(path).k !== 'live') fail(EROFS);
+    const s = this.statOf(path);
+    if (typeof s === 'number') fail(s);
+    const hid = this.hidden.get(path);
+    if (hid) return; // unlinked while open: nothing of it reaches the log
+    const df = this.dirty.get(path);
+    const n = df && (df.pending || df.inflight) ? null : this.look(path);
+    const cur: Owned = n ?? df ?? NOT_OWNED;
+    const want = chownNames(this.ids, { uid: s.uid, gid: s.gid, cur }, uid, gid, !this.allowOther);
+    if (!want) return;
+    this.requireWritable(path);
+    if (df && (df.pending || df.inflight)) {
+      df.owner = want.owner;
+      df.group = want.group;
+      df.changed();
+      if (df.writers === 0) await this.settle(df);
+      return;
+    }
+    if (!n) fail(ENOENT);
+    if (df) {
+      df.owner = want.owner;
+      df.group = want.group;
+      df.ctime = Date.now(); // shown while it stays open: the SETATTR below is this change
+    }
+    const pd = this.pendingDirs.get(path);
+    if (pd && !pd.op.taken && !this.pendingAttrs.has(path)) {
+      pd.op.draft = { ...pd.op.draft, owner: want.owner, group: want.group };
+      pd.owner = want.owner;
+      pd.group = want.group;
+      return this.committer.landed(pd.op);
+    }
+    await this.committer.landed(this.queueAttrs(path, n, want));
   }
 
   private dropHandle(fd: number): void {

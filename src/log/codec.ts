@@ -1,15 +1,19 @@
 import { ByteReader, ByteWriter } from './bytes.ts';
 import { sha256, toHex, compareBytes } from '../crypto/hash.ts';
-import { Kind, LIMITS, type Entry, type EntryFields } from './entry.ts';
+import { Kind, LIMITS, hasOwner, type Entry, type EntryFields } from './entry.ts';
 import { checkPath } from './path.ts';
 
 // Canonical binary encoding. Layout (all integers unsigned LEB128, minimal):
 //   u8 version=1 | u8 kind | bytes fsId | 32B author | uint time | uint n, n*32B deps |
 //   str path | str target | str name | bytes key | bytes root | uint size | uint mode | uint mtime
 //   then 64B signature over everything before it.
+// Version 2 is the same with version=2 and `str owner | str group` after mtime; it is used
+// exactly when owner or group is set, so every entry without them (all logs written before
+// owners existed) keeps its version-1 bytes and id.
 // "bytes"/"str" = uint length + raw bytes. Decoding re-encodes and compares, so exactly one
 // byte string exists per entry: the same entry always has the same id.
 export const VERSION = 1;
+export const VERSION_OWNERS = 2;
 
 export class DecodeError extends Error {}
 
@@ -24,7 +28,8 @@ export function encodeBody(f: EntryFields): Uint8Array {
 }
 
 function writeBody(w: ByteWriter, f: EntryFields): void {
-  w.u8(VERSION);
+  const owners = f.owner !== '' || f.group !== '';
+  w.u8(owners ? VERSION_OWNERS : VERSION);
   w.u8(f.kind);
   w.bytes(f.fsId);
   w.raw(f.author);
@@ -39,12 +44,13 @@ function writeBody(w: ByteWriter, f: EntryFields): void {
   w.uint(f.size);
   w.uint(f.mode);
   w.uint(f.mtime);
+  if (owners) w.str(f.owner).str(f.group);
 }
 
 function decodeFields(body: Uint8Array): EntryFields {
   const r = reader(body);
   const version = r.u8();
-  if (version !== VERSION) throw new DecodeError(`unknown entry version ${version}`);
+  if (version !== VERSION && version !== VERSION_OWNERS) throw new DecodeError(`unknown entry version ${version}`);
   const kind = r.u8();
   if (kind > Kind.SNAPSHOT) throw new DecodeError(`unknown entry kind ${kind}`);
   const fsId = r.bytes(32);
@@ -62,8 +68,10 @@ function decodeFields(body: Uint8Array): EntryFields {
   const size = r.uint();
   const mode = r.uint();
   const mtime = r.uint();
+  const owner = version === VERSION_OWNERS ? r.str(LIMITS.maxOwnerBytes) : '';
+  const group = version === VERSION_OWNERS ? r.str(LIMITS.maxOwnerBytes) : '';
   r.end();
-  return { kind: kind as Kind, fsId, author, time, deps, path, target, name, key, root, size, mode, mtime };
+  return { kind: kind as Kind, fsId, author, time, deps, path, target, name, key, root, size, mode, mtime, owner, group };
 }
 
 // Structural rules that do not need any other entry.
@@ -94,6 +102,17 @@ export function checkFields(f: EntryFields): string | null {
   if ((f.kind === Kind.BOOTSTRAP || f.kind === Kind.SNAPSHOT) && f.path !== '/') return 'bootstrap/snapshot path must be /';
   if ((f.kind === Kind.WRITE || f.kind === Kind.DELETE || f.kind === Kind.SYMLINK || f.kind === Kind.MKDIR) && f.path === '/' ) return 'cannot replace the root directory';
   if (f.mode > 0o7777) return 'bad mode';
+  if ((f.owner !== '' || f.group !== '') && !hasOwner(f.kind)) return 'owner or group on wrong kind';
+  return ownerError(f.owner, 'owner') ?? ownerError(f.group, 'group');
+}
+
+// An owner/group is '' (not recorded), a decimal id (canonical, below 2^32-1: one that had no
+// name) or a name: no control characters, spaces, ':' or '/', at most 255 bytes.
+export function ownerError(s: string, what: string): string | null {
+  if (s === '') return null;
+  if (Buffer.byteLength(s) > LIMITS.maxOwnerBytes) return `${what} longer than ${LIMITS.maxOwnerBytes} bytes`;
+  if (/^[0-9]+$/.test(s)) return /^(0|[1-9][0-9]*)$/.test(s) && Number(s) < 0xffffffff ? null : `bad numeric ${what} ${s}`;
+  if (/[\x00-\x20\x7f:/]/.test(s)) return `bad ${what} name`;
   return null;
 }
 

@@ -1,11 +1,13 @@
 // The signed operation that is the unit of the log. Field meaning per kind:
 //   BOOTSTRAP  path '/', name = filesystem name, fsId empty (its own id becomes the fsId)
-//   MKDIR      path, mode
-//   WRITE      path, root (content Merkle root), size, mode, mtime
+//   MKDIR      path, mode, owner, group
+//   WRITE      path, root (content Merkle root), size, mode, mtime, owner, group
 //   DELETE     path (file, symlink or directory subtree)
 //   RENAME     path (source), target (destination path)
-//   SYMLINK    path, target (link text)
-//   SETATTR    path, mode, mtime (CHMOD/UTIMES in one)
+//   SYMLINK    path, target (link text), owner, group
+//   SETATTR    path, mode, mtime, owner, group (CHMOD/UTIMES/CHOWN in one)
+// owner/group: a user/group name (as tar records them), a decimal id for one that had no name
+// where it was set, or '' = not recorded (each node shows its fallback; see docs/FUSE.md).
 //   GRANT      path, key (subject public key)
 //   REVOKE     path, key (subject public key)
 //   SNAPSHOT   path '/', name = label; deps = the heads at that moment
@@ -38,6 +40,8 @@ export interface EntryFields {
   size: number;
   mode: number;
   mtime: number;
+  owner: string;
+  group: string;
 }
 
 export interface Entry extends EntryFields {
@@ -55,9 +59,15 @@ export const LIMITS = {
   maxPathBytes: 4096,
   maxNameBytes: 255,
   maxTargetBytes: 4096,
+  maxOwnerBytes: 255,
   maxFutureSkewMs: 10 * 60 * 1000,
 };
 
 export function kindName(k: number): string {
   return KIND_NAMES[k] ?? `KIND${k}`;
+}
+
+// Kinds that carry owner and group (the ones that give a path its attributes).
+export function hasOwner(k: number): boolean {
+  return k === Kind.WRITE || k === Kind.MKDIR || k === Kind.SYMLINK || k === Kind.SETATTR;
 }

@@ -21,6 +21,8 @@ export function createEntry(kp: KeyPair, d: Draft): Entry {
     size: d.size ?? 0,
     mode: d.mode ?? 0,
     mtime: d.mtime ?? 0,
+    owner: d.owner ?? '',
+    group: d.group ?? '',
   };
   const err = f.deps.length > LIMITS.maxDeps ? `${f.deps.length} deps exceed the limit of ${LIMITS.maxDeps}` : checkFields(f);
   if (err) throw new Error(`invalid entry: ${err}`);

@@ -59,7 +59,8 @@ export class FsApi {
     const p = normalizePath(path);
     const n = await this.fs.stat(p);
     if (!n) throw new UserError(`no such file or directory: ${this.fs.name}:${p}`, 'ENOENT');
-    const entry = (name: string, c: NonNullable<typeof n>) => ({ name, type: c.type, size: c.size, mode: c.mode, mtime: c.mtime, target: c.target || undefined });
+    // owner/group as recorded (names), absent when not recorded
+    const entry = (name: string, c: NonNullable<typeof n>) => ({ name, type: c.type, size: c.size, mode: c.mode, mtime: c.mtime, owner: c.owner || undefined, group: c.group || undefined, target: c.target || undefined });
     if (n.type !== 'dir') return [entry(p.slice(p.lastIndexOf('/') + 1), n)];
     return (await this.fs.listInodes(p)).map((c) => entry(c.path.slice(c.path.lastIndexOf('/') + 1), c));
   }

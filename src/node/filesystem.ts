@@ -418,7 +418,8 @@ export class Filesystem extends EventEmitter {
     const cur = this.state.lookup(p);
     if (cur?.type === 'dir') throw new UserError(`is a directory: ${p}`, 'EISDIR');
     if (!cur) this.requireDirParent(p);
-    return this.commit({ kind: Kind.WRITE, path: p, root: ref.root, size: ref.size, mode: mode ?? cur?.mode ?? 0o644, mtime: mtime ?? Date.now() });
+    // a new version keeps the file's owner and group (they change only by chown)
+    return this.commit({ kind: Kind.WRITE, path: p, root: ref.root, size: ref.size, mode: mode ?? cur?.mode ?? 0o644, mtime: mtime ?? Date.now(), owner: cur?.owner, group: cur?.group });
   }
 
   async writeFile(path: string, data: Uint8Array, mode?: number): Promise<Entry> {
@@ -480,11 +481,12 @@ export class Filesystem extends EventEmitter {
     return this.commit({ kind: Kind.SYMLINK, path: p, target });
   }
 
-  async setattr(path: string, attrs: { mode?: number; mtime?: number }): Promise<Entry> {
+  // A SETATTR carries all of mode, mtime, owner and group: the ones not given keep their value.
+  async setattr(path: string, attrs: { mode?: number; mtime?: number; owner?: string; group?: string }): Promise<Entry> {
     const p = normalizePath(path);
     const cur = this.state.lookup(p);
     if (!cur) throw new UserError(`no such file or directory: ${this.name}:${p}`, 'ENOENT');
-    return this.commit({ kind: Kind.SETATTR, path: p, mode: attrs.mode ?? cur.mode, mtime: attrs.mtime ?? cur.mtime });
+    return this.commit({ kind: Kind.SETATTR, path: p, mode: attrs.mode ?? cur.mode, mtime: attrs.mtime ?? cur.mtime, owner: attrs.owner ?? cur.owner, group: attrs.group ?? cur.group });
   }
 
   async grant(key: Uint8Array, path: string): Promise<Entry> {
@@ -529,11 +531,11 @@ export class Filesystem extends EventEmitter {
     if (!n) return this.commit({ kind: Kind.DELETE, path: p });
     switch (n.type) {
       case 'file':
-        return this.commit({ kind: Kind.WRITE, path: p, root: n.root!, size: n.size, mode: n.mode, mtime: Date.now() });
+        return this.commit({ kind: Kind.WRITE, path: p, root: n.root!, size: n.size, mode: n.mode, mtime: Date.now(), owner: n.owner, group: n.group });
       case 'symlink':
-        return this.commit({ kind: Kind.SYMLINK, path: p, target: n.target });
+        return this.commit({ kind: Kind.SYMLINK, path: p, target: n.target, owner: n.owner, group: n.group });
       default:
-        return this.commit({ kind: Kind.MKDIR, path: p, mode: n.mode });
+        return this.commit({ kind: Kind.MKDIR, path: p, mode: n.mode, owner: n.owner, group: n.group });
     }
   }
 

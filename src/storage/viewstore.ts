@@ -35,12 +35,12 @@ function sum8(key: string, body: Uint8Array): Buffer {
 }
 
 function encodeInode(n: Inode): Uint8Array {
-  return Buffer.from(JSON.stringify([n.type, n.mode, n.mtime, n.size, n.root ? toHex(n.root) : '', n.target, n.entryId, n.author ? toHex(n.author) : '', n.contentId, n.attrId]));
+  return Buffer.from(JSON.stringify([n.type, n.mode, n.mtime, n.size, n.root ? toHex(n.root) : '', n.target, n.entryId, n.author ? toHex(n.author) : '', n.contentId, n.attrId, n.owner, n.group]));
 }
 
 function decodeInode(path: string, body: Uint8Array): Inode {
-  const [type, mode, mtime, size, root, target, entryId, author, contentId, attrId] = JSON.parse(Buffer.from(body).toString());
-  return Object.freeze({ path, type, mode, mtime, size, root: root ? fromHex(root) : null, target, entryId, author: author ? fromHex(author) : null, contentId, attrId });
+  const [type, mode, mtime, size, root, target, entryId, author, contentId, attrId, owner = '', group = ''] = JSON.parse(Buffer.from(body).toString());
+  return Object.freeze({ path, type, mode, mtime, size, root: root ? fromHex(root) : null, target, entryId, author: author ? fromHex(author) : null, contentId, attrId, owner, group });
 }
 
 export function nodeRecord(n: Inode): { type: 'put'; key: string; value: Uint8Array } {

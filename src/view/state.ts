@@ -23,6 +23,8 @@ export interface Inode {
   author: Uint8Array | null;
   contentId: string; // entry that supplied the content (the WRITE/MKDIR/SYMLINK; differs from entryId after a RENAME)
   attrId: string; // SETATTR entry whose mode/mtime apply, '' if none
+  owner: string; // as recorded ('' = not recorded): a name or a decimal id (docs/FUSE.md)
+  group: string;
 }
 
 export interface Version {
@@ -132,20 +134,28 @@ function ownOf(e: Entry, type: Inode['type'], path = ''): Inode {
     author: e.author,
     contentId: e.idHex,
     attrId: '',
+    owner: e.owner,
+    group: e.group,
   };
 }
 
 // Inodes are shared (lookup returns the cached object) and therefore frozen.
 function inodeAt(path: string, o: Own): Inode {
-  return Object.freeze({ path, type: o.type, mode: o.mode, mtime: o.mtime, size: o.size, root: o.root, target: o.target, entryId: o.entryId, author: o.author, contentId: o.contentId, attrId: o.attrId });
+  return Object.freeze({ path, type: o.type, mode: o.mode, mtime: o.mtime, size: o.size, root: o.root, target: o.target, entryId: o.entryId, author: o.author, contentId: o.contentId, attrId: o.attrId, owner: o.owner, group: o.group });
 }
 
 function sameInode(a: Inode | null, b: Inode | null): boolean {
   if (a === b) return true;
   if (!a || !b) return false;
   return a.type === b.type && a.mode === b.mode && a.mtime === b.mtime && a.size === b.size && a.target === b.target &&
-    a.entryId === b.entryId && a.contentId === b.contentId && a.attrId === b.attrId &&
+    a.entryId === b.entryId && a.contentId === b.contentId && a.attrId === b.attrId && a.owner === b.owner && a.group === b.group &&
     (a.root === b.root || (!!a.root && !!b.root && Buffer.compare(a.root, b.root) === 0));
+}
+
+// What a winning SETATTR gives the path: all of mode, mtime, owner and group (it carries the
+// full set; writers fill in the fields they do not change).
+function attrsOf(e: Entry): Pick<Inode, 'mode' | 'mtime' | 'attrId' | 'owner' | 'group'> {
+  return { mode: e.mode, mtime: e.mtime, attrId: e.idHex, owner: e.owner, group: e.group };
 }
 
 function key32(b: Uint8Array): number {
@@ -158,9 +168,12 @@ function eqBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-// SHA-256 of the canonical form of one visible path (unambiguous: JSON of the fields).
+// SHA-256 of the canonical form of one visible path (unambiguous: JSON of the fields). Owner
+// and group join the list only when recorded, so a view without owners keeps its digest.
 function hashInode(n: Inode): Uint8Array {
-  return oneShotHash('sha256', JSON.stringify([n.path, n.type, n.mode, n.mtime, n.size, n.root ? toHex(n.root) : '', n.target]), 'buffer');
+  const f: unknown[] = [n.path, n.type, n.mode, n.mtime, n.size, n.root ? toHex(n.root) : '', n.target];
+  if (n.owner !== '' || n.group !== '') f.push(n.owner, n.group);
+  return oneShotHash('sha256', JSON.stringify(f), 'buffer');
 }
 
 
@@ -705,7 +718,7 @@ export class FsState {
     let attr: VRef | null = null;
     for (const v of afront) if (!attr || this.better(v, attr)) attr = v;
     let own = winner ? this.stateOf(winner) : null;
-    if (own && attr) own = Object.freeze({ ...own, mode: attr.info.entry.mode, mtime: attr.info.entry.mtime, attrId: attr.info.entry.idHex });
+    if (own && attr) own = Object.freeze({ ...own, ...attrsOf(attr.info.entry) });
     return { winner, own, attr };
   }
 
@@ -728,15 +741,10 @@ export class FsState {
     const b = this.bootInfo;
     if (!b) return null;
     const e = b.entry;
-    const own: Own = { type: 'dir', mode: e.mode || IMPLICIT_DIR_MODE, mtime: e.mtime || e.time, size: 0, root: null, target: '', entryId: e.idHex, author: e.author, contentId: e.idHex, attrId: '' };
+    const own: Own = { type: 'dir', mode: e.mode || IMPLICIT_DIR_MODE, mtime: e.mtime || e.time, size: 0, root: null, target: '', entryId: e.idHex, author: e.author, contentId: e.idHex, attrId: '', owner: '', group: '' };
     let attr: VRef | null = null;
     for (const v of this.root.afront) if (!attr || this.better(v, attr)) attr = v;
-    if (attr) {
-      own.mode = attr.info.entry.mode;
-      own.mtime = attr.info.entry.mtime;
-      own.attrId = attr.info.entry.idHex;
-    }
-    return own;
+    return attr ? { ...own, ...attrsOf(attr.info.entry) } : own;
   }
 
   // The inode of a path: its own state, or an implicit directory when it has visible children.
@@ -751,13 +759,8 @@ export class FsState {
     if (own && (own.type === 'dir' || !rec.visKids || rec.visKids.size === 0)) return (own as Inode).path === rec.path ? (own as Inode) : inodeAt(rec.path, own);
     if (!rec.visKids || rec.visKids.size === 0) return null;
     // A visible child makes the path a directory (implicit), whatever its own winner.
-    const n: Inode = { path: rec.path, type: 'dir', mode: IMPLICIT_DIR_MODE, mtime: 0, size: 0, root: null, target: '', entryId: '', author: null, contentId: '', attrId: '' };
-    if (res.attr) {
-      n.mode = res.attr.info.entry.mode;
-      n.mtime = res.attr.info.entry.mtime;
-      n.attrId = res.attr.info.entry.idHex;
-    }
-    return Object.freeze(n);
+    const n: Inode = { path: rec.path, type: 'dir', mode: IMPLICIT_DIR_MODE, mtime: 0, size: 0, root: null, target: '', entryId: '', author: null, contentId: '', attrId: '', owner: '', group: '' };
+    return Object.freeze(res.attr ? { ...n, ...attrsOf(res.attr.info.entry) } : n);
   }
 
   private refresh(collect: boolean): string[] {

@@ -80,6 +80,10 @@ test('two mounted nodes in separate network namespaces see each other\'s writes'
   await sees(2, 'dir/g', 'deep\n');
   assert.equal(sh('ls dir/sub', { cwd: mnt(2) }).stdout, '');
 
+  // owners travel by name (issue 13 item 5): a chown on node1 shows on node2
+  inMnt(1, 'chown nobody:staff dir/g');
+  await waitFor('dir/g owned by nobody:staff on node2', () => sh("stat -c '%U:%G' dir/g", { cwd: mnt(2) }).stdout.trim() === 'nobody:staff', 30_000, 100);
+
   // both stop cleanly on SIGTERM and leave nothing mounted
   for (const i of [1, 2]) {
     const p = procs.get(i)!;

@@ -20,7 +20,7 @@ function heads(fs: Filesystem): Uint8Array[] {
 
 // Signs arbitrary fields without createEntry's checks (what an attacker's own code would do).
 function rawSigned(kp: KeyPair, f: Partial<EntryFields> & { kind: Kind; path: string }): Uint8Array {
-  const full: EntryFields = { fsId: new Uint8Array(0), author: kp.publicKey, time: Date.now(), deps: [], target: '', name: '', key: new Uint8Array(0), root: new Uint8Array(0), size: 0, mode: 0, mtime: 0, ...f };
+  const full: EntryFields = { fsId: new Uint8Array(0), author: kp.publicKey, time: Date.now(), deps: [], target: '', name: '', key: new Uint8Array(0), root: new Uint8Array(0), size: 0, mode: 0, mtime: 0, owner: '', group: '', ...f };
   const body = encodeBody(full);
   return assemble(full, body, signBytes(kp.privateKey, body)).bytes;
 }
@@ -69,7 +69,7 @@ test('forged and hostile entries are rejected and counted, or kept for audit out
   } });
 
   cases.push({ what: "author field set to the root key, signed by a stranger's key", expect: 'rejected', run: () => {
-    const body = encodeBody({ kind: Kind.MKDIR, fsId, author: root.publicKey, time: Date.now(), deps: heads(b), path: '/impostor', target: '', name: '', key: new Uint8Array(0), root: new Uint8Array(0), size: 0, mode: 0o755, mtime: 0 });
+    const body = encodeBody({ kind: Kind.MKDIR, fsId, author: root.publicKey, time: Date.now(), deps: heads(b), path: '/impostor', target: '', name: '', key: new Uint8Array(0), root: new Uint8Array(0), size: 0, mode: 0o755, mtime: 0, owner: '', group: '' });
     const e = new Uint8Array([...body, ...signBytes(x.privateKey, body)]);
     return expectRejected([e], /signature/);
   } });

@@ -395,7 +395,7 @@ test('limits: every documented bound exists and holds', { timeout: 300_000 }, as
     return r.accepted.length === 0 && r.rejected.length === 1 && re.test(r.rejected[0].reason);
   };
   const signRaw = (f: Partial<EntryFields> & { kind: number; path: string }) => {
-    const full: EntryFields = { fsId: FSID, author: root.publicKey, time: Date.now(), deps: head(), target: '', name: '', key: new Uint8Array(0), root: new Uint8Array(0), size: 0, mode: 0o755, mtime: 0, ...f };
+    const full: EntryFields = { fsId: FSID, author: root.publicKey, time: Date.now(), deps: head(), target: '', name: '', key: new Uint8Array(0), root: new Uint8Array(0), size: 0, mode: 0o755, mtime: 0, owner: '', group: '', ...f };
     const body = encodeBody(full);
     return assemble(full, body, signBytes(root.privateKey, body)).bytes;
   };

@@ -32,6 +32,8 @@ export const validEntryArb: fc.Arbitrary<Entry> = fc.record({
   name: nameArb,
   key: hashArb,
   root: hashArb,
+  owner: fc.constantFrom('', 'root', 'bird', '65534', 'www-data', 'é'),
+  group: fc.constantFrom('', 'root', 'nogroup', '0', 'staff'),
 }).map((r) => {
   const k = r.kind as Kind;
   const boot = k === Kind.BOOTSTRAP;
@@ -49,8 +51,12 @@ export const validEntryArb: fc.Arbitrary<Entry> = fc.record({
     size: k === Kind.WRITE ? r.size : 0,
     root: k === Kind.WRITE ? r.root : undefined,
     key: k === Kind.GRANT || k === Kind.REVOKE ? r.key : undefined,
+    owner: ownerKinds.has(k) ? r.owner : '',
+    group: ownerKinds.has(k) ? r.group : '',
   });
 });
+const ownerKinds = new Set<number>([Kind.WRITE, Kind.MKDIR, Kind.SYMLINK, Kind.SETATTR]);
+const evilOwner = fc.oneof(fc.constantFrom('', 'bird', '1000', '01', '4294967295', '4294967294', 'a b', 'a:b', 'a/b', 'a\nb', '\0', 'x'.repeat(255), 'x'.repeat(256), 'é'.repeat(128)), fc.string({ maxLength: 6 }));
 
 // Raw fields, most of them wrong in some way: what an attacker can put on the wire with a
 // valid signature of its own.
@@ -84,9 +90,11 @@ const fieldArb = fc.oneof(
   fc.record({ f: fc.constant('root'), v: fc.uint8Array({ maxLength: 33 }) }),
   fc.record({ f: fc.constant('size'), v: fc.oneof(fc.constant(0), fc.nat()) }),
   fc.record({ f: fc.constant('mode'), v: fc.oneof(fc.integer({ min: 0, max: 0o7777 }), fc.nat()) }),
+  fc.record({ f: fc.constant('owner'), v: evilOwner }),
+  fc.record({ f: fc.constant('group'), v: evilOwner }),
 );
 export const rawFieldsArb: fc.Arbitrary<EntryFields> = fc.tuple(validEntryArb, fc.array(fieldArb, { maxLength: 2 })).map(([e, changes]) => {
-  const f: EntryFields = { kind: e.kind, fsId: e.fsId, author: e.author, time: e.time, deps: e.deps, path: e.path, target: e.target, name: e.name, key: e.key, root: e.root, size: e.size, mode: e.mode, mtime: e.mtime };
+  const f: EntryFields = { kind: e.kind, fsId: e.fsId, author: e.author, time: e.time, deps: e.deps, path: e.path, target: e.target, name: e.name, key: e.key, root: e.root, size: e.size, mode: e.mode, mtime: e.mtime, owner: e.owner, group: e.group };
   for (const c of changes) (f as unknown as Record<string, unknown>)[c.f] = c.v;
   return f;
 });
@@ -123,5 +131,15 @@ export function oracle(f: EntryFields): string | null {
   if (named && f.path !== '/') return 'named path';
   if ((f.kind === Kind.WRITE || f.kind === Kind.DELETE || f.kind === Kind.SYMLINK || f.kind === Kind.MKDIR) && f.path === '/') return 'root';
   if (f.mode > 0o7777) return 'mode';
+  // owner/group: '' or a name (no controls, space, ':' or '/'; <= 255 bytes) or a canonical
+  // decimal id below 2^32-1; only on the kinds that give a path its attributes
+  for (const o of [f.owner, f.group]) {
+    if (o === '') continue;
+    if (!ownerKinds.has(f.kind)) return 'owner kind';
+    if (!wellFormed(o) || Buffer.byteLength(o) > 255) return 'owner length';
+    if ([...o].every((c) => c >= '0' && c <= '9')) {
+      if ((o.length > 1 && o[0] === '0') || Number(o) >= 2 ** 32 - 1) return 'owner id';
+    } else if ([...o].some((c) => c.charCodeAt(0) <= 32 || c.charCodeAt(0) === 127 || c === ':' || c === '/')) return 'owner chars';
+  }
   return null;
 }
