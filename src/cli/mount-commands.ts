@@ -168,17 +168,19 @@ async function runMounted(g: ReturnType<typeof globals>, h: string, name: string
   const kp = maybeKey(g);
   const node = await startNode({ home: h, name, kp, port: o.port, join: o.join, listenHost: o.host, mdns: o.mdns, network: !o.local });
   let m;
+  // The mount point is recorded before the kernel mount exists: a node killed at any moment
+  // after it appears leaves a stale mount that `unmount NAME` and the next mount must find.
+  writeSettings(h, name, { ...readSettings(h, name), mountpoint: dir } as NodeSettings);
   try {
     const net = node.net;
     m = await mountFilesystem(node.fs, dir, { debug: o.debug, allowOther: o.allowOther, fetch: net ? (root) => net.content.enqueue(root) : undefined });
   } catch (e) {
+    writeSettings(h, name, { ...readSettings(h, name), mountpoint: undefined } as NodeSettings);
     await node.stop();
     throw e;
   }
   const mounted = m;
   node.onStop(() => mounted.unmount());
-  const s: NodeSettings = { ...readSettings(h, name), mountpoint: dir };
-  writeSettings(h, name, s);
   process.stderr.write(`basefs: mounted ${name} at ${dir}${kp ? '' : ' read-only (no key)'}${mounted.utimensFixed ? '' : ' (utimens: mtime from atime, see docs/FUSE.md)'}; pid ${process.pid}\n`);
   let stopping = false;
   const watch = setInterval(() => {
