@@ -17,6 +17,7 @@ import { ensureDir, fsDir } from './datadir.ts';
 import { RefusedAudit } from './audit.ts';
 import { ViewStore } from '../storage/viewstore.ts';
 import { viewCurrent, viewOps, syncView, allPaths } from './viewsync.ts';
+import { Journal, type Change } from './journal.ts';
 
 export interface OpenOptions {
   allowEmpty?: boolean;
@@ -51,6 +52,7 @@ export class Filesystem extends EventEmitter {
   private mutex = new Mutex();
   counters = { rejected: 0, parked: 0, accepted: 0, duplicates: 0 };
   readonly refused = new RefusedAudit();
+  readonly journal: Journal; // changes of the view, with cursors (watch, hooks)
 
   private constructor(name: string, dir: string, log: LogStore, content: ChunkStore, kp: KeyPair | null) {
     super();
@@ -61,6 +63,7 @@ export class Filesystem extends EventEmitter {
     this.kp = kp;
     this.dag = new Dag();
     this.view = new ViewStore(log.db, name);
+    this.journal = new Journal(log.db);
   }
 
   // Whether the log has been replayed into memory (a lazy open answers from the stored view).
@@ -102,6 +105,7 @@ export class Filesystem extends EventEmitter {
     const fs = new Filesystem(name, dir, log, content, kp);
     if (opts.notice) fs.notice = opts.notice;
     try {
+      await fs.journal.open();
       if (opts.lazy && (await viewCurrent(log, fs.view))) return fs;
       await fs.load(opts.onProgress, opts.checkView ?? true);
     } catch (e) {
@@ -191,17 +195,25 @@ export class Filesystem extends EventEmitter {
   // changed, in one synced batch: the stored view always reflects exactly the stored entries.
   // If the batch does not reach the disk (disk full, read-only), memory is reloaded from the
   // log, so that nothing the disk does not hold is shown or built on.
+  // The journal records of the changes go in the same batch (node/journal.ts); listeners of
+  // 'changes' (Change[]) hear them once durable.
   private async appendDurable(entries: Entry[], unpark: string[], changed: string[]): Promise<void> {
     const ops = viewOps(this, changed);
+    let changes: Change[] = [];
     try {
-      await this.log.append(entries, this.dag.headIds(), unpark, ops);
+      const j = await this.journal.prepare(this.state, entries, changed);
+      changes = j.changes;
+      await this.log.append(entries, this.dag.headIds(), unpark, [...ops, ...j.ops]);
     } catch (e) {
+      await this.journal.rollback().catch(() => {});
       this.dag.reset();
       (this as { state?: FsState }).state = undefined;
       this.view.forget();
       await this.load(undefined, false).catch(() => {});
       throw e;
     }
+    this.journal.commit(changes);
+    if (changes.length) this.emit('changes', changes);
     if (!this.loaded) return;
     for (const p of changed) this.view.drop(p);
   }

@@ -804,6 +804,16 @@ export class FsState {
     return this.recs.get(path)?.inode ?? null;
   }
 
+  // Whether the path's current version won over concurrent ones (a conflict was resolved
+  // there): more than one competing version in its front. Cheap: fronts are small.
+  contested(path: string): boolean {
+    const rec = this.recs.get(path);
+    if (!rec || rec === this.root) return false;
+    let n = 0;
+    for (const v of rec.front) if (this.competing(v) && ++n > 1) return true;
+    return false;
+  }
+
   readdir(path: string): string[] {
     const rec = this.recs.get(path);
     if (!rec || !rec.inode || rec.inode.type !== 'dir' || !rec.visKids) return [];
