@@ -12,6 +12,7 @@ export interface NodeInfo {
   members(): unknown[];
   resources(gc?: boolean): unknown;
   transfers(): { inTransfer: number };
+  hooks?: () => unknown[]; // hooks that keep failing (node/hooks.ts)
 }
 
 export class FsApi {
@@ -31,7 +32,7 @@ export class FsApi {
     await this.fs.ready();
     const st = this.fs.status();
     const blocks = await this.fs.content.stats(this.fs.contentRoots());
-    return { ...st, members: this.node ? this.node.members() : [], bytesStored: blocks.bytesStored, running: !!this.node, counters: this.fs.counters };
+    return { ...st, members: this.node ? this.node.members() : [], bytesStored: blocks.bytesStored, running: !!this.node, counters: this.fs.counters, failingHooks: this.node?.hooks?.() ?? [] };
   }
 
   // ls and cat work on a lazy open (the stored view); every other call replays the log first.
