@@ -108,14 +108,16 @@ export class HookManager {
   }
 
   private schedule(l: Live, delay?: number): void {
-    if (this.stopped || l.retrying) return; // a retry is already planned; it takes the new changes too
+    if (this.stopped || l.retrying || this.live.get(l.h.name) !== l) return; // a retry is already planned (it takes the new changes too), or the hook was removed
     if (l.timer) clearTimeout(l.timer);
     const d = l.h.debounceMs;
     const wait = delay ?? Math.max(0, Math.min(d, l.since + d * MAX_WAIT_FACTOR - Date.now()));
     l.timer = setTimeout(() => {
       l.timer = null;
       l.retrying = false;
-      if (l.pending.size) void this.fire(l, 'change'); // else a manual run took them
+      // While a run goes on, the end of that run schedules the next; with nothing pending, a
+      // manual run took the changes.
+      if (l.pending.size && !l.running) void this.fire(l, 'change');
     }, wait);
   }
 
