@@ -67,6 +67,10 @@ test('hooks: local writes, writes elsewhere, a burst, changes while the node was
   assert.notEqual(noCmd.code, 0);
   assert.match(noCmd.stderr, /hook add needs a command after --/);
 
+  // Without debounce, changes during a run: never two runs of one hook at once.
+  const serial = join(home, 'serial.sh');
+  writeFileSync(serial, `#!/bin/sh\ncd "${home}"\nif ! mkdir serial.lock 2>/dev/null; then echo OVERLAP >> serial.log; exit 0; fi\necho run >> serial.log\nsleep 0.2\nrmdir serial.lock\n`, { mode: 0o755 });
+  ok(home, ['hook', 'add', 'h:/etc/app', '--name', 'serial', '--debounce', '0', '--', serial]);
   startNode(t, home, 'h');
   assert.deepEqual(runs(log), [], 'no run without a change');
   ok(home, ['write', 'h:/etc/app/conf'], 'v1');
@@ -84,6 +88,10 @@ test('hooks: local writes, writes elsewhere, a burst, changes while the node was
   const sock = controlSocketPath(home, 'h');
   for (let i = 0; i < 100; i++) await callControl(sock, 'write', ['/etc/app/conf', { base64: Buffer.from(`b${i}`).toString('base64') }]);
   await idle(home, 'h', 'app');
+  await idle(home, 'h', 'serial');
+  const serialRuns = runs(join(home, 'serial.log'));
+  assert.ok(serialRuns.length >= 2, `the undebounced hook ran ${serialRuns.length} times`);
+  assert.ok(!serialRuns.includes('OVERLAP'), 'no two runs of one hook at once');
   const burst = runs(log).slice(1);
   assert.ok(burst.length >= 1 && burst.length <= 5, `a burst of 100 writes ran it ${burst.length} times`);
   assert.equal(burst[burst.length - 1].split(' ')[1], 'b99', 'its last run saw the final content');
@@ -96,7 +104,7 @@ test('hooks: local writes, writes elsewhere, a burst, changes while the node was
   await until('a run after the restart', () => runs(log).length > before);
   await idle(home, 'h', 'app');
   assert.deepEqual(runs(log).slice(before), ['1 down5'], 'one run, the final content');
-  const [h] = list(home, 'h');
+  const h = list(home, 'h').find((x) => x.name === 'app')!;
   assert.equal(h.last!.status, 'ok');
   assert.equal(h.failures, 0);
 
@@ -106,7 +114,7 @@ test('hooks: local writes, writes elsewhere, a burst, changes while the node was
   assert.equal(runs(log).slice(-1)[0], '1 down5');
   ok(home, ['hook', 'rm', 'h', 'app']);
   ok(home, ['write', 'h:/etc/app/conf'], 'after-rm');
-  assert.deepEqual(list(home, 'h'), []);
+  assert.deepEqual(list(home, 'h').map((x) => x.name), ['serial']);
   ok(home, ['stop', 'h']);
 });
 

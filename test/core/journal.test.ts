@@ -125,3 +125,29 @@ test('journal: what each change says; a refused entry is not journaled; bounded 
     await fs.close();
   }
 });
+
+test('journal: a version that won over a concurrent one is marked as a conflict', async (t) => {
+  const home = mkdtempSync(join(tmpdir(), 'basefs-jr-'));
+  const kp = generateKeyPair();
+  const fs = await Filesystem.create(home, 'c', kp, []);
+  t.after(async () => {
+    await fs.close();
+    rmSync(home, { recursive: true, force: true });
+  });
+  const a = await fs.content.writeBuffer(Buffer.from('a'));
+  const b = await fs.content.writeBuffer(Buffer.from('b'));
+  const deps = fs.dag.headIds();
+  const time = Date.now();
+  // Two versions of /c that do not know each other (same deps): concurrent.
+  const e1 = createEntry(kp, { kind: Kind.WRITE, path: '/c', root: a.root, size: 1, mode: 0o644, mtime: 1, fsId: fs.fsId, deps, time });
+  const e2 = createEntry(kp, { kind: Kind.WRITE, path: '/c', root: b.root, size: 1, mode: 0o644, mtime: 1, fsId: fs.fsId, deps, time });
+  const start = fs.journal.durable;
+  await fs.ingest([e1.bytes, e2.bytes]);
+  const [c] = await fs.journal.read(start, 10, 'c');
+  assert.equal(c.path, '/c');
+  assert.equal(c.conflict, true);
+  assert.equal(c.new, fs.state.lookup('/c')!.entryId);
+  const plain = await fs.writeFile('/d', Buffer.from('d'));
+  const [d] = await fs.journal.read(c.cursor, 10, 'c');
+  assert.deepEqual([d.path, d.new, d.conflict], ['/d', plain.idHex, false]);
+});
