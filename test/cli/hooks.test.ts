@@ -61,7 +61,7 @@ test('hooks: local writes, writes elsewhere, a burst, changes while the node was
   // What a hook does in real life: read the new configuration (through the node, with basefs).
   writeFileSync(script, `#!/bin/sh\nprintf '%s %s\\n' "$BASEFS_CHANGES" "$("${BASEFS}" cat "$BASEFS_NAME:/etc/app/conf" 2>/dev/null)" >> "${log}"\n`, { mode: 0o755 });
   const added = ok(home, ['hook', 'add', 'h:/etc/app', '--name', 'app', '--debounce', '1500', '--', script]);
-  assert.match(added, /hook app added: runs .*hook\.sh when h:\/etc\/app changes \(debounce 300 ms, timeout 60 s\)/);
+  assert.match(added, /hook app added: runs .*hook\.sh when h:\/etc\/app changes \(debounce 1500 ms, timeout 60 s\)/);
   assert.equal(statSync(join(home, 'fs', 'h', 'hooks.json')).mode & 0o777, 0o600, 'owner-only configuration');
   const noCmd = basefs(home, ['hook', 'add', 'h:/etc', '--']);
   assert.notEqual(noCmd.code, 0);
