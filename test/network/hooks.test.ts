@@ -5,7 +5,7 @@
 // restart, with the final content; a burst of 100 writes on node 1 runs it a few times.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Cluster, netnsUnavailable, waitFor, ROOT, BIN } from './lib/netns.ts';
 import { callControl } from '../../src/node/control.ts';
@@ -42,9 +42,12 @@ describe('hooks across nodes on network namespaces', { skip: skip ?? false, time
     c.mustCli(1, ['genkey']);
     c.mustCli(1, ['bootstrap', c.name, '-i', c.addr(1)]);
     c.mustCli(1, ['mkdir', '-p', `${c.name}:/etc/app`]);
-    const fsId = JSON.parse(c.mustCli(1, ['--json', 'status', c.name])).fsId;
-    for (let i = 2; i <= 4; i++) copyFileSync(join(c.home(1), 'id_ed25519'), join(c.home(i), 'id_ed25519'));
-    for (let i = 2; i <= 4; i++) c.mustCli(i, ['get', c.name, c.addr(1), '--id', fsId]);
+    // The same operator on every machine, each with a copy of the log so far (as bench/network.ts).
+    for (let i = 2; i <= 4; i++) {
+      copyFileSync(join(c.home(1), 'id_ed25519'), join(c.home(i), 'id_ed25519'));
+      mkdirSync(join(c.home(i), 'fs'), { recursive: true });
+      cpSync(join(c.home(1), 'fs', c.name), join(c.home(i), 'fs', c.name), { recursive: true });
+    }
     // The hook reads the new content through node 3 itself, as a real reload script would.
     const script = join(c.home(3), 'hook.sh');
     writeFileSync(script, `#!/bin/sh\nprintf '%s\\n' "$("${BIN}" --data-dir "$BASEFS_HOME" cat "$BASEFS_NAME:/etc/app/conf" 2>&1)" >> "${log()}"\n`, { mode: 0o755 });
