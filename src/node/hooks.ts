@@ -162,7 +162,8 @@ export class HookManager {
       }
     }
     const lastLine = r.tail.trimEnd().split('\n').pop() ?? '';
-    this.log(l.h, `${r.message} after ${r.durationMs} ms (${r.paths} changed path${r.paths === 1 ? '' : 's'}, cursor ${r.cursor}, ${r.outputBytes} bytes of output)${r.status === 'ok' ? '' : `; retry ${l.h.failures} in ${Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.min(l.h.failures - 1, 20)) / 1000} s${lastLine ? `; last output: ${lastLine.slice(0, 200)}` : ''}`}`);
+    const retry = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.min(l.h.failures - 1, 20)) / 1000;
+    this.log(l.h, `${r.status}: ${r.message} (${r.durationMs} ms, ${r.paths} changed path${r.paths === 1 ? '' : 's'}, cursor ${r.cursor}, ${r.outputBytes} bytes of output)${r.status === 'ok' ? '' : `; retry ${l.h.failures} in ${retry} s${lastLine ? `; last output: ${lastLine.slice(0, 200)}` : ''}`}`);
     this.save();
     return r;
   }
