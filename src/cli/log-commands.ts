@@ -138,7 +138,7 @@ export function registerLogCommands(program: Command): void {
       out(g.json, st, () => [
         `name        ${esc(st.name)}`, `fsId        ${st.fsId}`, `entries     ${st.entries}${st.parked ? ` (+${st.parked} waiting for deps)` : ''}`,
         `heads       ${st.heads.map((h: string) => h.slice(0, 16)).join(' ')}`, `viewDigest  ${st.viewDigest}`,
-        `node        ${st.running ? 'running' : 'not running'}`, `members     ${st.members.length}${st.members.length ? ` (${st.members.filter((m) => m.connected).length} connected: ${st.members.map((m) => m.peerId.slice(-8) + (m.connected ? "" : " (gone)")).join(", ")})` : ""}`, `stored      ${bytes(st.bytesStored)}`].join('\n'));
+        `node        ${st.running ? 'running' : 'not running'}`, `members     ${st.members.length}${st.members.length ? ` (${st.members.filter((m) => m.connected).length} connected: ${st.members.map((m) => m.peerId.slice(-8) + (m.connected ? "" : " (gone)")).join(", ")})` : ""}`, `stored      ${bytes(st.bytesStored)}`, ...(st.failingHooks ?? []).map((f) => `hook        ${esc(f.name)} keeps failing: ${f.failures} runs in a row, last ${esc(f.last)} (basefs hook list ${esc(st.name)})`)].join('\n'));
     });
 
   program

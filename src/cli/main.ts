@@ -4,6 +4,8 @@ import { registerLogCommands } from './log-commands.ts';
 import { registerMountCommands } from './mount-commands.ts';
 import { registerNetCommands } from './net-commands.ts';
 import { registerFsckCommand } from './fsck-command.ts';
+import { registerWatchCommands } from './watch-commands.ts';
+import { registerHookCommands } from './hook-commands.ts';
 import { UserError } from '../errors/errors.ts';
 import { looksPrivate } from '../crypto/keys.ts';
 import { esc, escLines } from './format.ts';
@@ -26,6 +28,8 @@ export function buildProgram(): Command {
   registerMountCommands(program);
   registerNetCommands(program);
   registerFsckCommand(program);
+  registerWatchCommands(program);
+  registerHookCommands(program);
   return program;
 }
 

@@ -8,6 +8,8 @@ import type { KeyPair } from '../crypto/keys.ts';
 import { startNetwork, type NetNode } from '../network/node.ts';
 import { logger } from '../node/logger.ts';
 import { envSeconds } from '../node/env.ts';
+import { WatchServer } from '../node/watch.ts';
+import { HookManager } from '../node/hooks.ts';
 
 // The composition of a running node: it uses node/ (filesystem, control socket) and network/
 // (libp2p), so it lives above both; network/ itself depends on node/.
@@ -84,14 +86,23 @@ export async function startNode(o: NodeOptions): Promise<RunningNode> {
     };
     const api = new FsApi(fs, info);
     const sockPath = controlSocketPath(o.home, o.name);
-    control = await startControlServer(sockPath, api);
+    const watch = new WatchServer(fs);
+    const hooks = new HookManager(fs, o.home);
+    info.hooks = () => hooks.failing();
+    control = await startControlServer(sockPath, api, { watch: watch.handler, ...hooks.handlers() });
     if (o.network !== false) {
       net = await startNetwork(fs, { port, host: o.listenHost ?? '0.0.0.0', join: o.join ?? [], mdns: o.mdns !== false, home: o.home });
     }
     // mountpoint: cleared here, set by the mount command once its mount is up, so a node
     // started with `run` never shows the mount point of an earlier mount.
     writeSettings(o.home, o.name, { ...settings, port: o.port !== undefined && o.port !== 0 ? o.port : settings.port, mountpoint: undefined });
-    return new RunningNode(fs, api, net, control, sockPath);
+    const node = new RunningNode(fs, api, net, control, sockPath);
+    node.onStop(async () => watch.stop());
+    // Hooks start last: `run` and `mount` both get them; a run needs the node's control socket
+    // (a hook may call basefs) and the network (content of a peer's write).
+    node.onStop(() => hooks.stop());
+    await hooks.start();
+    return node;
   } catch (e) {
     if (control) control.close();
     if (net) await net.stop().catch(() => {});

@@ -13,6 +13,7 @@ export interface NodeInfo {
   members(): MemberInfo[];
   resources(): NetResources | null;
   transfers(): { inTransfer: number };
+  hooks?: () => { name: string; failures: number; last: string }[]; // hooks that keep failing (node/hooks.ts)
 }
 
 // A peer of the filesystem as the network knows it (network/node.ts fills these in).
@@ -51,7 +52,7 @@ export class FsApi {
     await this.fs.ready();
     const st = this.fs.status();
     const blocks = await this.fs.content.stats(this.fs.contentRoots());
-    return { ...st, members: this.node ? this.node.members() : [], bytesStored: blocks.bytesStored, running: !!this.node, counters: this.fs.counters };
+    return { ...st, members: this.node ? this.node.members() : [], bytesStored: blocks.bytesStored, running: !!this.node, counters: this.fs.counters, failingHooks: this.node?.hooks?.() ?? [] };
   }
 
   // ls and cat work on a lazy open (the stored view); every other call replays the log first.

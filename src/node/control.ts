@@ -13,14 +13,19 @@ import { keyPairFromPrivate, privateKeyFromPem } from '../crypto/keys.ts';
 // logged or echoed; it travels no further than this owner-only socket.
 const MAX_REQUEST = 64 * 1024 * 1024;
 
-export async function startControlServer(path: string, api: FsApi): Promise<Server> {
+// A streaming method (watch): given the connection after its one request line, it writes
+// {id, ...} lines for as long as it likes and ends the connection itself.
+export type StreamHandler = (params: unknown[], sock: Socket, id: unknown) => void;
+export type StreamHandlers = Record<string, StreamHandler>;
+
+export async function startControlServer(path: string, api: FsApi, streams: StreamHandlers = {}): Promise<Server> {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   chmod(dirname(path), 0o700);
   if (existsSync(path)) {
     if (await probe(path)) throw new UserError(`a node is already running for this filesystem (control socket ${path} answers)`, 'EBUSY');
     unlinkSync(path); // stale socket from a crashed node
   }
-  const server = createServer((sock) => serve(sock, api));
+  const server = createServer((sock) => serve(sock, api, streams));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     const old = process.umask(0o177);
@@ -33,7 +38,7 @@ export async function startControlServer(path: string, api: FsApi): Promise<Serv
   return server;
 }
 
-function serve(sock: Socket, api: FsApi): void {
+function serve(sock: Socket, api: FsApi, streams: StreamHandlers): void {
   // Pieces of the current line: only a new piece can hold its end, and nothing is joined or
   // scanned twice, so a long request costs linear time.
   let parts: string[] = [];
@@ -49,6 +54,12 @@ function serve(sock: Socket, api: FsApi): void {
       parts = [];
       size = 0;
       rest = rest.slice(i + 1);
+      const st = streamRequest(line, streams);
+      if (st) {
+        sock.off('data', onData); // the connection is the stream's now
+        st.fn(st.params, sock, st.id);
+        return;
+      }
       void handle(line, api).then((r) => {
         if (!sock.destroyed) sock.write(JSON.stringify(r) + '\n');
       });
@@ -62,6 +73,17 @@ function serve(sock: Socket, api: FsApi): void {
     }
   };
   sock.on('data', onData);
+}
+
+function streamRequest(line: string, streams: StreamHandlers): { fn: StreamHandler; params: unknown[]; id: unknown } | null {
+  if (!line.includes('"method"')) return null;
+  try {
+    const r = JSON.parse(line);
+    const fn = typeof r?.method === 'string' && Object.hasOwn(streams, r.method) ? streams[r.method] : undefined;
+    return fn && Array.isArray(r.params) ? { fn, params: r.params, id: r.id } : null;
+  } catch {
+    return null;
+  }
 }
 
 async function handle(line: string, api: FsApi): Promise<unknown> {

@@ -17,6 +17,7 @@ import { ensureDir, fsDir } from './datadir.ts';
 import { RefusedAudit } from './audit.ts';
 import { ViewStore } from '../storage/viewstore.ts';
 import { viewCurrent, viewOps, syncView, allPaths } from './viewsync.ts';
+import { Journal, type Change } from './journal.ts';
 
 export interface OpenOptions {
   allowEmpty?: boolean;
@@ -56,6 +57,7 @@ export class Filesystem extends EventEmitter {
   // (load, reload) must do it on the shared object, not on the view.
   private readonly self: Filesystem = this;
   readonly refused = new RefusedAudit();
+  readonly journal: Journal; // changes of the view, with cursors (watch, hooks)
 
   private constructor(name: string, dir: string, log: LogStore, content: ChunkStore, kp: KeyPair | null, viewCache?: number) {
     super();
@@ -66,6 +68,7 @@ export class Filesystem extends EventEmitter {
     this.kp = kp;
     this.dag = new Dag();
     this.view = new ViewStore(log.db, name, viewCache);
+    this.journal = new Journal(log.db);
   }
 
   // Whether the log has been replayed into memory (a lazy open answers from the stored view).
@@ -109,6 +112,7 @@ export class Filesystem extends EventEmitter {
     const fs = new Filesystem(name, dir, log, content, kp, opts.viewCache);
     if (opts.notice) fs.notice = opts.notice;
     try {
+      await fs.journal.open();
       if (opts.lazy && (await viewCurrent(log, fs.view))) return fs;
       await fs.load(opts.onProgress, opts.checkView ?? true, opts.progressEveryMs ?? 2000);
     } catch (e) {
@@ -125,8 +129,9 @@ export class Filesystem extends EventEmitter {
     try {
       fs = await Filesystem.open(home, name, kp, { allowEmpty: true });
       const boot = createEntry(kp, { kind: Kind.BOOTSTRAP, path: '/', name, mode: 0o755 });
-      const changed = fs.applyLocal(boot);
-      await fs.appendDurable([boot], [], changed);
+      const olds = new Map<string, Inode | null>();
+      const changed = fs.applyLocal(boot, olds);
+      await fs.appendDurable([boot], [], changed, olds);
       await fs.log.setMeta('name', name);
       await fs.log.setMeta('fsId', boot.idHex);
       await fs.writeFile('/.cluster', Buffer.from(cluster.map((a) => a + '\n').join('')), 0o644);
@@ -180,17 +185,19 @@ export class Filesystem extends EventEmitter {
     const drop = [...gone, ...this.dag.takeDropped()];
     if (checkView) await syncView(this, (done, total) => this.tell(`stored view of ${this.name}: ${done} of ${total} paths written`));
     if (released.length) {
-      const changed = this.state.apply(released.map((e) => this.dag.get(e.idHex)!));
-      await this.appendDurable(released, [...drop, ...released.map((e) => e.idHex)], changed);
+      const olds = new Map<string, Inode | null>();
+      const changed = this.state.apply(released.map((e) => this.dag.get(e.idHex)!), olds);
+      await this.appendDurable(released, [...drop, ...released.map((e) => e.idHex)], changed, olds);
     } else if (drop.length) await this.log.unpark(drop);
   }
 
   // Applies a local entry in memory; returns the paths whose view changed.
-  private applyLocal(e: Entry): string[] {
+  private applyLocal(e: Entry, olds: Map<string, Inode | null>): string[] {
     const r = this.dag.add(e);
     if (r.status !== 'applied') throw new Error(`internal: local entry not applied (${r.status})`);
-    if (this.state) return this.state.apply(r.applied);
+    if (this.state) return this.state.apply(r.applied, olds);
     this.state = new FsState(this.dag);
+    olds.set('/', null);
     return ['/'];
   }
 
@@ -200,19 +207,30 @@ export class Filesystem extends EventEmitter {
   // then only if it needs to (ingest does, local commits do not: group commit). If the batch
   // does not reach the disk (disk full, read-only), memory is reloaded from the log, so that
   // nothing the disk does not hold is shown or built on.
-  private enqueueDurable(entries: Entry[], unpark: string[], changed: string[]): Promise<void> {
-    const done = this.log.append(entries, this.dag.headIds(), unpark, viewOps(this, changed));
+  // The journal records of the changes go in the same batch (node/journal.ts); listeners of
+  // 'changes' (Change[]) hear them once durable (durableDone). `olds`: the changed paths'
+  // inodes before the append (FsState.apply).
+  private enqueueDurable(entries: Entry[], unpark: string[], changed: string[], olds: Map<string, Inode | null>): { durable: Promise<void>; changes: Change[] } {
+    const j = this.journal.prepare(this.state, entries, changed, olds);
+    const durable = this.log.append(entries, this.dag.headIds(), unpark, [...viewOps(this, changed), ...j.ops]);
     for (const p of changed) this.view.drop(p);
-    return done;
+    return { durable, changes: j.changes };
   }
 
-  private async appendDurable(entries: Entry[], unpark: string[], changed: string[]): Promise<void> {
+  private durableDone(changes: Change[]): void {
+    this.journal.commit(changes);
+    if (changes.length) this.emit('changes', changes);
+  }
+
+  private async appendDurable(entries: Entry[], unpark: string[], changed: string[], olds: Map<string, Inode | null>): Promise<void> {
+    const { durable, changes } = this.enqueueDurable(entries, unpark, changed, olds);
     try {
-      await this.enqueueDurable(entries, unpark, changed);
+      await durable;
     } catch (e) {
       await this.reloadAfterFailure();
       throw e;
     }
+    this.durableDone(changes);
   }
 
   // After a batch that did not reach the disk: memory again equals the disk. The caller holds
@@ -224,6 +242,7 @@ export class Filesystem extends EventEmitter {
     (fs as { state?: FsState }).state = undefined;
     fs.view.forget();
     fs.log.recover();
+    await fs.journal.rollback(); // the cursors the failed batches took are given back
     await fs.load(undefined, false);
   }
 
@@ -291,15 +310,17 @@ export class Filesystem extends EventEmitter {
         deps = [e.id];
       }
       const changed = new Set<string>();
-      for (const e of out) for (const p of this.applyLocal(e)) changed.add(p);
-      return { out, durable: this.enqueueDurable(out, [], [...changed]) };
+      const olds = new Map<string, Inode | null>();
+      for (const e of out) for (const p of this.applyLocal(e, olds)) changed.add(p);
+      return { out, durable: this.enqueueDurable(out, [], [...changed], olds) };
     });
     try {
-      await durable;
+      await durable.durable;
     } catch (e) {
       await this.mutex.run(() => this.reloadAfterFailure());
       throw e;
     }
+    this.durableDone(durable.changes);
     this.emit('entries', out);
     return out;
   }
@@ -379,12 +400,14 @@ export class Filesystem extends EventEmitter {
       if (rep.accepted.length) {
         const nodes = rep.accepted.map((e) => this.dag.get(e.idHex)!);
         let changed: string[];
-        if (this.state) changed = this.state.apply(nodes);
+        const olds = new Map<string, Inode | null>();
+        if (this.state) changed = this.state.apply(nodes, olds);
         else {
           this.state = new FsState(this.dag);
           changed = [...allPaths(this.state)];
+          for (const p of changed) olds.set(p, null);
         }
-        await this.appendDurable(rep.accepted, [...unpark, ...dropped], changed);
+        await this.appendDurable(rep.accepted, [...unpark, ...dropped], changed, olds);
         const boot = rep.accepted.find((e) => e.kind === Kind.BOOTSTRAP);
         if (boot) {
           await this.log.setMeta('name', boot.name);

@@ -199,6 +199,7 @@ export class FsState {
   private rebuilds: PathRec[] = [];
   private pending: Info[] = []; // prepared (see prepare), not yet checked and registered
   private pendingRecompute = false;
+  private olds: Map<string, Inode | null> | null = null; // see apply
   stats = { applied: 0, recomputes: 0, rechecked: 0, msIngest: 0, msRegister: 0, msRefresh: 0 };
 
   // `only` (internal, see atHeads): restrict to these entries (a causally closed set).
@@ -235,9 +236,17 @@ export class FsState {
 
   // ---------------------------------------------------------------- ingest
 
-  apply(nodes: DagNode[]): string[] {
+  // Returns the paths whose inode changed. `olds`: receives each changed path's inode from
+  // before (the first one seen, so a map shared by several applies keeps the oldest): the
+  // change journal's "old" side, without reading it back from disk.
+  apply(nodes: DagNode[], olds?: Map<string, Inode | null>): string[] {
     if (this.readOnly) throw new Error('this state is a read-only snapshot');
-    return this.run(nodes, true);
+    this.olds = olds ?? null;
+    try {
+      return this.run(nodes, true);
+    } finally {
+      this.olds = null;
+    }
   }
 
   private run(nodes: DagNode[], collect: boolean): string[] {
@@ -787,6 +796,7 @@ export class FsState {
           this.unhashed.push(rec);
         }
         if (collect) changed.add(rec.path);
+        if (this.olds && !this.olds.has(rec.path)) this.olds.set(rec.path, rec.inode);
         const was = rec.inode !== null;
         rec.inode = inode;
         if (was !== (inode !== null) && rec.parent) {
@@ -805,6 +815,16 @@ export class FsState {
 
   lookup(path: string): Inode | null {
     return this.recs.get(path)?.inode ?? null;
+  }
+
+  // Whether the path's current version won over concurrent ones (a conflict was resolved
+  // there): more than one competing version in its front. Cheap: fronts are small.
+  contested(path: string): boolean {
+    const rec = this.recs.get(path);
+    if (!rec || rec === this.root) return false;
+    let n = 0;
+    for (const v of rec.front) if (this.competing(v) && ++n > 1) return true;
+    return false;
   }
 
   readdir(path: string): string[] {
