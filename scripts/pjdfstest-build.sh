@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Builds pjdfstest (the POSIX filesystem conformance suite) from its source into
 # .build/pjdfstest/ (git-ignored), once: a copy of the source is configured and built there,
-# because the source folder may be read-only. Source: $PJDFSTEST_SRC, default
-# ../shared/tools/pjdfstest beside the project (see ../shared/tools/README.md).
+# because the source folder may be read-only. Source: $PJDFSTEST_SRC, default the copy in
+# third_party/pjdfstest (upstream commit 85a8aea, the same as ../shared/tools/pjdfstest), so
+# that a fresh clone anywhere can build it.
 # Prints the build directory. Needs autoconf, automake and a C compiler (scripts/setup.sh).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-SRC="${PJDFSTEST_SRC:-$ROOT/../shared/tools/pjdfstest}"
+SRC="${PJDFSTEST_SRC:-$ROOT/third_party/pjdfstest}"
 OUT="$ROOT/.build/pjdfstest"
 if [ ! -f "$SRC/pjdfstest.c" ]; then
   echo "pjdfstest-build: no pjdfstest source at $SRC (set PJDFSTEST_SRC)" >&2
